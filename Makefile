@@ -1,0 +1,91 @@
+# sessiond: build, test and install. `make help` lists the targets.
+# Objects go under $(BUILD) with -MMD -MP dependency files; a sanitizer build
+# is the same rules with BUILD and SANITIZE changed (see `check`).
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+CC       ?= cc
+
+PKGS     := libmicrohttpd libcurl openssl jansson libconfig zlib
+STD      := -std=c17 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Werror
+OPT      ?= -O2 -g
+DEBUG    ?=
+SANITIZE ?=
+VERSION  := $(shell cat VERSION)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS   := $(STD) $(WARN) $(OPT) $(DEBUG) $(SANITIZE) -pthread \
+            -Iinclude -DSESSIOND_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+LDFLAGS  := $(SANITIZE) -pthread
+LDLIBS   := $(PKG_LIBS)
+
+# Every module but main.c is linked into the tests as well as the daemon.
+LIB_SRCS   := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS  := $(wildcard tests/test_*.c)
+INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+TEST_BINS  := $(UNIT_SRCS:%.c=$(BUILD)/%) $(INTEG_SRCS:%.c=$(BUILD)/%)
+TEST_HELPER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/helpers/*.c))
+
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+
+# Keep the test objects that pattern rules make along the way.
+.SECONDARY:
+
+.PHONY: all tests check check-fast deps run install clean format help
+
+all: $(BUILD)/sessiond
+
+tests: $(TEST_BINS)
+
+$(BUILD)/sessiond: $(BUILD)/src/main.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS) $(TEST_HELPER_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -c -o $@ $<
+
+# Installs missing packages (apt, npm ci), builds, runs every test, then
+# rebuilds everything with ASan+UBSan under build/asan and runs it all again.
+check: deps
+	$(MAKE) --no-print-directory all tests
+	scripts/run-tests.sh $(BUILD)
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
+		SANITIZE="$(ASAN_FLAGS)" all tests
+	scripts/run-tests.sh $(BUILD)/asan --sanitize
+
+# The same suite without installing or the sanitizer pass, for quick loops.
+check-fast: all tests
+	scripts/run-tests.sh $(BUILD)
+
+deps:
+	scripts/install-deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/sessiond $(DESTDIR)$(PREFIX)/bin/sessiond
+
+clean:
+	rm -rf $(BUILD)
+
+format:
+	clang-format -i src/*.c include/sessiond/*.h tests/*.c tests/*/*.c
+
+help:
+	@echo "make            build $(BUILD)/sessiond"
+	@echo "make check      install what is missing, build, run all tests (also under ASan+UBSan)"
+	@echo "make check-fast build and run all tests once, no installs, no sanitizers"
+	@echo "make install    install into PREFIX (default /usr/local)"
+	@echo "make clean      remove $(BUILD)"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,51 @@
+/* buf.h: a growable byte buffer with a hard cap, always NUL-terminated.
+ * Every buffer that grows from outside input has a cap, so a hostile or
+ * broken peer cannot make sessiond allocate without bound. */
+#ifndef SESSIOND_BUF_H
+#define SESSIOND_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "sessiond/error.h"
+
+struct buf {
+	char *data;   /* NUL-terminated when non-NULL; owned by the buf */
+	size_t len;   /* bytes used, not counting the terminator */
+	size_t alloc; /* bytes allocated */
+	size_t cap;   /* the most len may reach; 0 means SIZE_MAX / 2 */
+};
+
+/* Initialises an empty buffer that may hold at most cap bytes (0: no cap
+ * beyond memory). Allocates nothing until the first append. */
+void buf_init(struct buf *b, size_t cap);
+
+/* Frees the memory; the buffer is empty and reusable afterwards. */
+void buf_free(struct buf *b);
+
+/* As buf_free, but first overwrites the bytes with OPENSSL_cleanse: for
+ * buffers that held secrets. */
+void buf_free_secret(struct buf *b);
+
+/* Empties the buffer and keeps its memory for reuse. */
+void buf_reset(struct buf *b);
+
+/* Appends; ERROR_TOO_LARGE past the cap, ERROR_NOMEM. On error the buffer
+ * is unchanged. */
+enum error_code buf_append(struct buf *b, const void *data, size_t len);
+enum error_code buf_append_str(struct buf *b, const char *s);
+enum error_code buf_append_char(struct buf *b, char c);
+enum error_code buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+enum error_code buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+/* Appends the lower-case hex of len bytes. */
+enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len);
+
+/* Hands the memory to the caller (who frees it with free()) and leaves the
+ * buffer empty. Returns an empty string rather than NULL for an empty
+ * buffer; NULL only when that allocation fails. */
+char *buf_steal(struct buf *b);
+
+#endif

@@ -1,0 +1,94 @@
+/* ddb_client.h: the asynchronous DynamoDB client. One I/O thread owns a curl
+ * multi handle and a pool of keep-alive connections; any thread submits a
+ * request and gets the result through a callback on the I/O thread. Requests
+ * are signed (SigV4) at each attempt, checked against x-amz-crc32, and
+ * retried with full-jitter exponential backoff when the error is retryable. */
+#ifndef SESSIOND_DDB_CLIENT_H
+#define SESSIOND_DDB_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sessiond/ddb_codec.h"
+#include "sessiond/error.h"
+
+/* Settings; strings are copied by ddb_client_new. NULL or "" means unset. */
+struct ddb_client_config {
+	const char *region;            /* required, e.g. "us-east-1" */
+	const char *endpoint;          /* "" = https://dynamodb.<region>.amazonaws.com */
+	const char *access_key_id;     /* static credentials (required for now) */
+	const char *secret_access_key;
+	const char *session_token;
+	const char *proxy;             /* "" = libcurl's HTTPS_PROXY/NO_PROXY handling */
+	const char *ca_file;           /* extra CA bundle; TLS is always verified */
+	unsigned max_connections;      /* pooled connections, 1..; 0 = 64 */
+	long timeout_ms;               /* one attempt; 0 = 1000 */
+	unsigned max_attempts;         /* first try included; 0 = 4 */
+	size_t max_response;           /* bytes of one response body; 0 = 16 MiB */
+	unsigned backoff_base_ms;      /* first retry waits up to this; 0 = 25 */
+	unsigned backoff_max_ms;       /* no retry waits longer; 0 = 2000 */
+};
+
+/* The outcome of one request, handed to the completion callback. rc is
+ * ERROR_OK with resp filled, or: ERROR_CONDITION (conditional check failed),
+ * ERROR_UNAVAILABLE (retryable failures until attempts ran out),
+ * ERROR_UPSTREAM (DynamoDB refused it), ERROR_IO (a transport fault that
+ * another attempt would not cure, e.g. a rejected certificate),
+ * ERROR_TOO_LARGE (response over the cap), ERROR_CANCELLED (the client shut
+ * down first), ERROR_NOMEM. err says what the last attempt saw. */
+struct ddb_result {
+	enum error_code rc;
+	struct ddb_response resp;
+	struct ddb_error err;
+	unsigned attempts; /* how many attempts were sent */
+};
+
+/* Runs on the client's I/O thread; it must not block. result belongs to the
+ * client and is valid only during the call: to keep resp, move it out
+ * (copy the struct, then zero result->resp). */
+typedef void (*ddb_done_fn)(void *arg, struct ddb_result *result);
+
+struct ddb_client_stats {
+	uint64_t submitted;          /* requests accepted by ddb_client_submit */
+	uint64_t completed;          /* callbacks run, cancellations included */
+	uint64_t attempts;           /* HTTP requests sent */
+	uint64_t retries;            /* attempts after the first */
+	uint64_t throttles;          /* throttling errors seen */
+	uint64_t connections_opened; /* sockets opened since start */
+	uint64_t connections_open;   /* sockets open now */
+	uint64_t connections_peak;   /* the most sockets open at once */
+};
+
+struct ddb_client;
+
+/* Starts the I/O thread. NULL on failure, with the reason in *rc
+ * (ERROR_INVALID for a bad config, ERROR_NOMEM, ERROR_IO). */
+struct ddb_client *ddb_client_new(const struct ddb_client_config *cfg, enum error_code *rc);
+
+/* Stops the I/O thread: every request still queued or in flight completes
+ * with ERROR_CANCELLED, on the I/O thread, before this returns. Accepts
+ * NULL. Must not be called from a completion callback. */
+void ddb_client_free(struct ddb_client *client);
+
+/* Queues req. The request body is encoded here, on the calling thread, so
+ * req and everything it points to may be freed once this returns. done is
+ * called exactly once when this returns ERROR_OK, never otherwise.
+ * ERROR_INVALID for a request the codec refuses; ERROR_CANCELLED once the
+ * client is shutting down. Thread-safe. */
+enum error_code ddb_client_submit(struct ddb_client *client, const struct ddb_request *req,
+				  ddb_done_fn done, void *arg);
+
+/* Blocking wrapper for start-up code and tests: submits req and waits.
+ * On return, *result is the caller's: clear it with ddb_result_clear.
+ * Never call it from a completion callback (the I/O thread would wait on
+ * itself). Returns result->rc. */
+enum error_code ddb_client_call(struct ddb_client *client, const struct ddb_request *req,
+				struct ddb_result *result);
+
+void ddb_result_clear(struct ddb_result *result);
+
+/* A consistent-enough snapshot of the counters (each read atomically). */
+void ddb_client_stats(struct ddb_client *client, struct ddb_client_stats *out);
+
+#endif

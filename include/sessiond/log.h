@@ -1,0 +1,32 @@
+/* log.h: leveled log lines to stderr, where systemd and containers collect
+ * them. The level is checked before any argument is formatted. Never pass a
+ * secret (keys, tokens, session ids or data) to these functions. */
+#ifndef SESSIOND_LOG_H
+#define SESSIOND_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+/* Sets the most verbose level printed (default LOG_LEVEL_INFO). Safe to call
+ * from any thread at any time: the level is an atomic. */
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+
+/* Parses "error", "warn", "info" or "debug"; false for anything else. */
+bool log_level_parse(const char *text, enum log_level *out);
+
+void log_write(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_at(lvl, ...) \
+	do { \
+		if (log_enabled(lvl)) \
+			log_write(lvl, __VA_ARGS__); \
+	} while (0)
+#define log_error(...) log_at(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what building and testing sessiond needs, and only what is missing:
+# Debian packages through apt-get, then the pinned npm packages (dynalite).
+# Idempotent: a second run on a ready machine installs nothing and is quick.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+# Debian package -> a file or command whose presence proves it is installed.
+# Checking with dpkg-query alone would miss a Node.js from another source
+# (e.g. nodesource's nodejs, which bundles npm and conflicts with Debian's npm).
+need_pkgs=()
+want() { # want PACKAGE
+	local st
+	st=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)
+	[[ $st == "install ok installed" ]] || need_pkgs+=("$1")
+}
+want_cmd() { # want_cmd COMMAND PACKAGE
+	command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2")
+}
+
+want_cmd cc gcc
+want_cmd make make
+want_cmd pkg-config pkg-config
+want libmicrohttpd-dev
+want libcurl4-openssl-dev
+want libssl-dev
+want libjansson-dev
+want libconfig-dev
+want zlib1g-dev
+want check
+want_cmd node nodejs
+want_cmd npm npm
+want_cmd curl curl
+
+if ((${#need_pkgs[@]})); then
+	echo "install-deps: installing ${need_pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	sudo=""
+	[[ $(id -u) == 0 ]] || sudo="sudo"
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+fi
+
+# npm ci is the slow part; skip it when node_modules already matches the lock.
+stamp="$top/node_modules/.package-lock.json"
+if [[ ! -f $stamp || $top/package-lock.json -nt $stamp ]]; then
+	echo "install-deps: npm ci"
+	(cd "$top" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every test binary of one build: the unit tests, then the integration
+# tests against a dynalite started here on free loopback ports (one plain,
+# one TLS with its expired self-signed certificate) and always stopped.
+#   scripts/run-tests.sh BUILD_DIR [--sanitize]
+# Ends with "N passed, N failed" summed over every Check suite.
+set -uo pipefail
+
+build=${1:?usage: run-tests.sh BUILD_DIR [--sanitize]}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+if [[ ${2:-} == --sanitize ]]; then
+	# No fork: leaks are reported when the test process itself exits.
+	export CK_FORK=no
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
+fi
+export SESSIOND_TEST_DATA=$top/tests/data
+
+state=$(mktemp -d)
+cleanup() {
+	scripts/dynalite.sh stop "$state/ddb" || true
+	scripts/dynalite.sh stop "$state/ddb-tls" || true
+	rm -rf "$state"
+}
+trap cleanup EXIT
+
+passed=0 failed=0 broken=()
+run() { # run BINARY
+	local out rc line
+	echo "== $1"
+	out=$("$1" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' <<<"$out" | tail -n 1)
+	if [[ $line =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
+		local n=${BASH_REMATCH[1]} f=$((BASH_REMATCH[2] + BASH_REMATCH[3]))
+		passed=$((passed + n - f))
+		failed=$((failed + f))
+	fi
+	# A crash, sanitizer report or leak fails the binary even if Check
+	# had already printed its summary.
+	if ((rc != 0)); then
+		broken+=("$1 (exit $rc)")
+		[[ -n $line && ! $line =~ Failures:\ 0,\ Errors:\ 0 ]] || failed=$((failed + 1))
+	fi
+}
+
+for t in "$build"/tests/test_*; do
+	[[ -x $t ]] && run "$t"
+done
+
+if compgen -G "$build/tests/integration/test_*" >/dev/null; then
+	if ! SESSIOND_TEST_DDB_ENDPOINT=$(scripts/dynalite.sh start "$state/ddb") ||
+		! SESSIOND_TEST_DDB_TLS_ENDPOINT=$(scripts/dynalite.sh start "$state/ddb-tls" --ssl); then
+		echo "could not start dynalite" >&2
+		exit 1
+	fi
+	export SESSIOND_TEST_DDB_ENDPOINT SESSIOND_TEST_DDB_TLS_ENDPOINT
+	for t in "$build"/tests/integration/test_*; do
+		[[ -x $t ]] && run "$t"
+	done
+fi
+
+echo
+for b in "${broken[@]}"; do echo "FAILED: $b"; done
+echo "$passed passed, $failed failed"
+((failed == 0 && ${#broken[@]} == 0))

@@ -1,0 +1,148 @@
+/* buf.c: growable, capped, NUL-terminated byte buffers (see buf.h).
+ * Growth doubles so appends are amortised O(1); the cap is checked before
+ * any allocation so an over-cap append changes nothing. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "sessiond/buf.h"
+
+static size_t buf_cap(const struct buf *b)
+{
+	return b->cap ? b->cap : SIZE_MAX / 2;
+}
+
+void buf_init(struct buf *b, size_t cap)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+	b->cap = cap;
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	buf_init(b, b->cap);
+}
+
+void buf_free_secret(struct buf *b)
+{
+	if (b->data)
+		OPENSSL_cleanse(b->data, b->alloc);
+	buf_free(b);
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+/* Makes room for extra more bytes plus the terminator. */
+static enum error_code buf_reserve(struct buf *b, size_t extra)
+{
+	size_t need, size;
+	char *p;
+
+	if (extra > buf_cap(b) - b->len)
+		return ERROR_TOO_LARGE;
+	need = b->len + extra + 1;
+	if (need <= b->alloc)
+		return ERROR_OK;
+	size = b->alloc ? b->alloc : 64;
+	while (size < need)
+		size *= 2;
+	p = realloc(b->data, size);
+	if (!p)
+		return ERROR_NOMEM;
+	b->data = p;
+	b->alloc = size;
+	return ERROR_OK;
+}
+
+enum error_code buf_append(struct buf *b, const void *data, size_t len)
+{
+	enum error_code rc = buf_reserve(b, len);
+
+	if (rc != ERROR_OK)
+		return rc;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return ERROR_OK;
+}
+
+enum error_code buf_append_str(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+enum error_code buf_append_char(struct buf *b, char c)
+{
+	return buf_append(b, &c, 1);
+}
+
+enum error_code buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	enum error_code rc;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return ERROR_INVALID;
+	rc = buf_reserve(b, (size_t)n);
+	if (rc != ERROR_OK)
+		return rc;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return ERROR_OK;
+}
+
+enum error_code buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	enum error_code rc;
+
+	va_start(ap, fmt);
+	rc = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	enum error_code rc;
+	size_t i;
+
+	if (len > SIZE_MAX / 4)
+		return ERROR_TOO_LARGE;
+	rc = buf_reserve(b, len * 2);
+	if (rc != ERROR_OK)
+		return rc;
+	for (i = 0; i < len; i++) {
+		b->data[b->len++] = digits[data[i] >> 4];
+		b->data[b->len++] = digits[data[i] & 0x0f];
+	}
+	b->data[b->len] = '\0';
+	return ERROR_OK;
+}
+
+char *buf_steal(struct buf *b)
+{
+	char *p = b->data;
+
+	if (!p)
+		p = calloc(1, 1);
+	buf_init(b, b->cap);
+	return p;
+}

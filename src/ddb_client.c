@@ -1,0 +1,1001 @@
+/* ddb_client.c: the DynamoDB transport, a curl multi loop on one I/O thread.
+ *
+ * DESIGN. Submitters encode the request body on their own thread and push a
+ * call onto a mutex-protected inbox, then wake the loop with
+ * curl_multi_wakeup. Everything else (the signer, the curl handles, the
+ * ready and backoff queues) belongs to the I/O thread alone, so it needs no
+ * lock. The loop starts at most max_connections attempts at once, so curl
+ * never queues a transfer internally and the per-attempt timeout measures
+ * the attempt, not time spent waiting for a free connection. HTTP/1.1 only:
+ * each attempt in flight holds one pooled keep-alive connection. */
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sessiond/buf.h"
+#include "sessiond/ddb_client.h"
+#include "sessiond/log.h"
+#include "sessiond/sigv4.h"
+
+#define DDB_CONTENT_TYPE "application/x-amz-json-1.0"
+#define DDB_DEFAULT_MAX_CONNECTIONS 64
+#define DDB_DEFAULT_TIMEOUT_MS 1000
+#define DDB_DEFAULT_MAX_ATTEMPTS 4
+#define DDB_DEFAULT_MAX_RESPONSE (16u << 20)
+#define DDB_DEFAULT_BACKOFF_BASE_MS 25
+#define DDB_DEFAULT_BACKOFF_MAX_MS 2000
+/* The loop wakes at least this often even when nothing is due. */
+#define DDB_POLL_MAX_MS 1000
+
+/* One submitted request, from ddb_client_submit to its callback. */
+struct ddb_call {
+	struct ddb_call *next; /* in exactly one queue at a time */
+	enum ddb_op op;
+	char *body; /* owned, the encoded JSON */
+	size_t body_len;
+	ddb_done_fn done;
+	void *arg;
+	int64_t due_ms;       /* backoff: monotonic time of the next attempt */
+	CURL *easy;           /* while an attempt is in flight */
+	struct curl_slist *headers;
+	struct buf response;  /* body of the current attempt, capped */
+	bool too_large;       /* the write callback refused more bytes */
+	bool have_crc;
+	uint32_t crc;         /* x-amz-crc32 of the current attempt */
+	char curl_error[CURL_ERROR_SIZE];
+	struct ddb_result result;
+};
+
+/* A FIFO of calls. */
+struct ddb_queue {
+	struct ddb_call *head;
+	struct ddb_call *tail;
+};
+
+struct ddb_client {
+	/* Settings, immutable after ddb_client_new. */
+	char *region;
+	char *url;  /* the endpoint as given, or the default one */
+	char *host; /* the Host header value: host[:port] as in url */
+	char *path; /* the request path, "/" for DynamoDB */
+	char *access_key_id;
+	char *secret_access_key; /* wiped on free */
+	char *session_token;     /* wiped on free */
+	char *proxy;
+	char *ca_file;
+	unsigned max_connections;
+	long timeout_ms;
+	unsigned max_attempts;
+	size_t max_response;
+	unsigned backoff_base_ms;
+	unsigned backoff_max_ms;
+
+	/* Shared between submitters and the I/O thread, under lock. */
+	pthread_mutex_t lock;
+	struct ddb_queue inbox;
+	bool stopping;
+
+	/* The I/O thread's own. */
+	pthread_t thread;
+	bool thread_started;
+	CURLM *multi;
+	struct sigv4_signer *signer;
+	struct ddb_queue ready;   /* waiting for a free connection */
+	struct ddb_queue backoff; /* waiting for their retry time */
+	struct ddb_queue flight;  /* attempts in curl's hands */
+	unsigned n_flight;
+	CURL **idle_easy; /* reusable easy handles, at most max_connections */
+	unsigned n_idle_easy;
+	uint64_t rng; /* xorshift state for backoff jitter: not for secrets */
+
+	/* Counters, written by the I/O thread (submitted: by submitters). */
+	_Atomic uint64_t submitted, completed, attempts, retries, throttles;
+	_Atomic uint64_t conns_opened, conns_open, conns_peak;
+};
+
+static int64_t ddb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ddb_queue_push(struct ddb_queue *q, struct ddb_call *call)
+{
+	call->next = NULL;
+	if (q->tail)
+		q->tail->next = call;
+	else
+		q->head = call;
+	q->tail = call;
+}
+
+static struct ddb_call *ddb_queue_pop(struct ddb_queue *q)
+{
+	struct ddb_call *call = q->head;
+
+	if (call) {
+		q->head = call->next;
+		if (!q->head)
+			q->tail = NULL;
+		call->next = NULL;
+	}
+	return call;
+}
+
+/* Moves all of src to the end of dst. */
+static void ddb_queue_splice(struct ddb_queue *dst, struct ddb_queue *src)
+{
+	if (!src->head)
+		return;
+	if (dst->tail)
+		dst->tail->next = src->head;
+	else
+		dst->head = src->head;
+	dst->tail = src->tail;
+	src->head = src->tail = NULL;
+}
+
+static void ddb_queue_remove(struct ddb_queue *q, struct ddb_call *call)
+{
+	struct ddb_call **pp = &q->head, *prev = NULL;
+
+	while (*pp && *pp != call) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = call->next;
+	if (q->tail == call)
+		q->tail = prev;
+	call->next = NULL;
+}
+
+static void ddb_counter_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* Header lists hold the session token: wipe them before freeing. */
+static void ddb_headers_free(struct curl_slist *list)
+{
+	for (struct curl_slist *l = list; l; l = l->next)
+		OPENSSL_cleanse(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
+/* ---- calls ------------------------------------------------------------- */
+
+static void ddb_call_free(struct ddb_call *call)
+{
+	if (!call)
+		return;
+	free(call->body);
+	buf_free(&call->response);
+	ddb_headers_free(call->headers);
+	ddb_result_clear(&call->result);
+	free(call);
+}
+
+/* Hands the result to the callback and frees the call. I/O thread only. */
+static void ddb_call_complete(struct ddb_client *client, struct ddb_call *call,
+			      enum error_code rc)
+{
+	call->result.rc = rc;
+	if (rc != ERROR_OK)
+		ddb_response_clear(&call->result.resp);
+	call->done(call->arg, &call->result);
+	ddb_counter_add(&client->completed, 1);
+	ddb_call_free(call);
+}
+
+/* ---- sockets: counted so tests and metrics can see the pool ------------ */
+
+static curl_socket_t ddb_open_socket(void *clientp, curlsocktype purpose,
+				     struct curl_sockaddr *addr)
+{
+	struct ddb_client *client = clientp;
+	uint64_t open, peak;
+	curl_socket_t fd;
+
+	(void)purpose;
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		return fd;
+	ddb_counter_add(&client->conns_opened, 1);
+	open = atomic_fetch_add(&client->conns_open, 1) + 1;
+	peak = atomic_load(&client->conns_peak);
+	while (open > peak && !atomic_compare_exchange_weak(&client->conns_peak, &peak, open))
+		;
+	return fd;
+}
+
+static int ddb_close_socket(void *clientp, curl_socket_t fd)
+{
+	struct ddb_client *client = clientp;
+
+	atomic_fetch_sub(&client->conns_open, 1);
+	return close(fd);
+}
+
+/* ---- curl callbacks ---------------------------------------------------- */
+
+static size_t ddb_on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct ddb_call *call = userp;
+	size_t len = size * nmemb;
+
+	if (buf_append(&call->response, data, len) != ERROR_OK) {
+		call->too_large = true;
+		return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
+	}
+	return len;
+}
+
+/* Parses the unsigned decimal x-amz-crc32 value; false if it is not one. */
+static bool ddb_parse_crc(const char *p, const char *end, uint32_t *out)
+{
+	uint64_t v = 0;
+	bool any = false;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX)
+			return false;
+		any = true;
+	}
+	*out = (uint32_t)v;
+	return any;
+}
+
+static size_t ddb_on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	static const char name[] = "x-amz-crc32:";
+	struct ddb_call *call = userp;
+	size_t len = size * nmemb;
+
+	/* A new status line starts a new header block (e.g. after a 100). */
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+		call->have_crc = false;
+	else if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0)
+		call->have_crc = ddb_parse_crc(data + sizeof(name) - 1, data + len, &call->crc);
+	return len;
+}
+
+/* Adds the operator's CA bundle to the default trust store instead of
+ * replacing it (CURLOPT_CAINFO would replace it). */
+static CURLcode ddb_on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userp)
+{
+	struct ddb_client *client = userp;
+	X509_STORE *store = SSL_CTX_get_cert_store(ssl_ctx);
+
+	(void)easy;
+	if (!X509_STORE_load_file(store, client->ca_file))
+		return CURLE_SSL_CACERT_BADFILE;
+	return CURLE_OK;
+}
+
+/* ---- easy handles ------------------------------------------------------ */
+
+/* Options that never change between attempts are set once per handle. */
+static CURL *ddb_easy_new(struct ddb_client *client)
+{
+	CURL *easy = curl_easy_init();
+
+	if (!easy)
+		return NULL;
+	curl_easy_setopt(easy, CURLOPT_URL, client->url);
+	curl_easy_setopt(easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, client->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, client->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	/* TLS 1.2 or newer, peer and host name always verified. */
+	curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (client->ca_file) {
+		curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, ddb_on_ssl_ctx);
+		curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, client);
+	}
+	/* Unset, libcurl reads HTTPS_PROXY/https_proxy and NO_PROXY itself. */
+	if (client->proxy)
+		curl_easy_setopt(easy, CURLOPT_PROXY, client->proxy);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, ddb_open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, client);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, ddb_close_socket);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, client);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, ddb_on_body);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, ddb_on_header);
+	return easy;
+}
+
+static CURL *ddb_easy_get(struct ddb_client *client)
+{
+	if (client->n_idle_easy)
+		return client->idle_easy[--client->n_idle_easy];
+	return ddb_easy_new(client);
+}
+
+static void ddb_easy_put(struct ddb_client *client, CURL *easy)
+{
+	if (client->n_idle_easy < client->max_connections)
+		client->idle_easy[client->n_idle_easy++] = easy;
+	else
+		curl_easy_cleanup(easy);
+}
+
+/* ---- one attempt ------------------------------------------------------- */
+
+static enum error_code ddb_header_add(struct curl_slist **list, const char *name,
+				      const char *value)
+{
+	struct buf line;
+	struct curl_slist *l;
+
+	buf_init(&line, 0);
+	if (buf_printf(&line, "%s: %s", name, value) != ERROR_OK) {
+		buf_free(&line);
+		return ERROR_NOMEM;
+	}
+	l = curl_slist_append(*list, line.data);
+	buf_free_secret(&line); /* the Authorization and token lines */
+	if (!l)
+		return ERROR_NOMEM;
+	*list = l;
+	return ERROR_OK;
+}
+
+/* Signs the call at the current time and builds its header list. */
+static enum error_code ddb_sign(struct ddb_client *client, struct ddb_call *call)
+{
+	const char *target = ddb_op_target(call->op);
+	char amz_date[SIGV4_AMZ_DATE_LEN + 1];
+	struct sigv4_header signed_headers[5];
+	struct sigv4_credentials creds = {
+		.access_key_id = client->access_key_id,
+		.secret_access_key = client->secret_access_key,
+		.session_token = client->session_token,
+	};
+	struct sigv4_params params = {
+		.region = client->region,
+		.service = "dynamodb",
+		.now = time(NULL),
+		.normalize_path = true,
+	};
+	struct sigv4_request req = {
+		.method = "POST",
+		.path = client->path,
+		.headers = signed_headers,
+		.body = call->body,
+		.body_len = call->body_len,
+	};
+	struct curl_slist *list = NULL;
+	struct buf authz;
+	enum error_code rc;
+	size_t n = 0;
+
+	buf_init(&authz, 0);
+	sigv4_amz_date(params.now, amz_date);
+	signed_headers[n++] = (struct sigv4_header){ "Host", client->host };
+	signed_headers[n++] = (struct sigv4_header){ "Content-Type", DDB_CONTENT_TYPE };
+	signed_headers[n++] = (struct sigv4_header){ "X-Amz-Date", amz_date };
+	signed_headers[n++] = (struct sigv4_header){ "X-Amz-Target", target };
+	if (client->session_token)
+		signed_headers[n++] = (struct sigv4_header){ "X-Amz-Security-Token",
+							     client->session_token };
+	req.n_headers = n;
+	rc = sigv4_signer_sign(client->signer, &creds, &req, &params, &authz);
+	if (rc != ERROR_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		rc = ddb_header_add(&list, signed_headers[i].name, signed_headers[i].value);
+		if (rc != ERROR_OK)
+			goto out;
+	}
+	if ((rc = ddb_header_add(&list, "Authorization", authz.data)) != ERROR_OK ||
+	    (rc = ddb_header_add(&list, "Accept-Encoding", "identity")) != ERROR_OK)
+		goto out;
+	/* An empty value removes curl's "Expect: 100-continue", which would
+	 * cost a round trip before every body over 1 KiB. */
+	if ((rc = ddb_header_add(&list, "Expect", "")) != ERROR_OK)
+		goto out;
+	ddb_headers_free(call->headers);
+	call->headers = list;
+	list = NULL;
+out:
+	ddb_headers_free(list);
+	buf_free_secret(&authz);
+	return rc;
+}
+
+/* Hands call to curl; on failure completes it at once. */
+static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
+{
+	enum error_code rc;
+
+	buf_reset(&call->response);
+	call->too_large = false;
+	call->have_crc = false;
+	call->curl_error[0] = '\0';
+	rc = ddb_sign(client, call);
+	if (rc != ERROR_OK)
+		goto fail;
+	call->easy = ddb_easy_get(client);
+	if (!call->easy) {
+		rc = ERROR_NOMEM;
+		goto fail;
+	}
+	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body);
+	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+	curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers);
+	curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, call);
+	curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, call->curl_error);
+	curl_easy_setopt(call->easy, CURLOPT_PRIVATE, call);
+	if (curl_multi_add_handle(client->multi, call->easy) != CURLM_OK) {
+		ddb_easy_put(client, call->easy);
+		call->easy = NULL;
+		rc = ERROR_NOMEM;
+		goto fail;
+	}
+	call->result.attempts++;
+	ddb_counter_add(&client->attempts, 1);
+	if (call->result.attempts > 1)
+		ddb_counter_add(&client->retries, 1);
+	ddb_queue_push(&client->flight, call);
+	client->n_flight++;
+	return;
+fail:
+	ddb_error_set(&call->result.err, DDB_ERR_FATAL, 0, "ClientError", error_str(rc));
+	ddb_call_complete(client, call, rc);
+}
+
+/* Takes call's easy handle back from curl. */
+static void ddb_attempt_detach(struct ddb_client *client, struct ddb_call *call)
+{
+	curl_multi_remove_handle(client->multi, call->easy);
+	ddb_easy_put(client, call->easy);
+	call->easy = NULL;
+	ddb_queue_remove(&client->flight, call);
+	client->n_flight--;
+}
+
+/* Transport faults worth another attempt: the network or the peer hiccuped.
+ * Anything else (bad URL, certificate rejected, out of memory) will fail
+ * the same way again. */
+static bool ddb_transport_retryable(CURLcode res)
+{
+	switch (res) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR: /* the seed's EPROTO handshake resets */
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_HTTP3:
+	case CURLE_WEIRD_SERVER_REPLY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The delay before the next attempt, full-jitter exponential backoff:
+ * uniform in [0, min(max, base * 2^(attempts - 1))]. false when no attempt
+ * is left. The retry quota and the whole-request deadline will join the
+ * decision here. */
+static bool ddb_retry_delay(struct ddb_client *client, const struct ddb_call *call,
+			    int64_t *delay_ms)
+{
+	uint64_t ceiling = client->backoff_base_ms, x;
+	unsigned shift = call->result.attempts - 1;
+
+	if (call->result.attempts >= client->max_attempts)
+		return false;
+	ceiling = shift >= 31 ? client->backoff_max_ms : ceiling << shift;
+	if (ceiling > client->backoff_max_ms)
+		ceiling = client->backoff_max_ms;
+	/* xorshift64: fast, and jitter needs no cryptographic quality. */
+	x = client->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	client->rng = x;
+	*delay_ms = (int64_t)(x % (ceiling + 1));
+	return true;
+}
+
+/* Classifies a finished transfer into call->result.err. On success fills
+ * call->result.resp and returns ERROR_OK. */
+static enum error_code ddb_attempt_judge(struct ddb_client *client, struct ddb_call *call,
+					 CURLcode res)
+{
+	struct ddb_error *err = &call->result.err;
+	long status = 0;
+
+	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (res != CURLE_OK) {
+		if (call->too_large) {
+			ddb_error_set(err, DDB_ERR_FATAL, status, "ResponseTooLarge",
+				      "response body over the configured cap");
+			return ERROR_TOO_LARGE;
+		}
+		ddb_error_set(err, ddb_transport_retryable(res) ? DDB_ERR_RETRYABLE : DDB_ERR_FATAL,
+			      0, curl_easy_strerror(res),
+			      call->curl_error[0] ? call->curl_error : curl_easy_strerror(res));
+		return ERROR_IO;
+	}
+	if (status < 200 || status > 299) {
+		ddb_error_from_response(status, call->response.data, call->response.len, err);
+		if (err->throttled)
+			ddb_counter_add(&client->throttles, 1);
+		return err->cls == DDB_ERR_CONDITION ? ERROR_CONDITION : ERROR_UPSTREAM;
+	}
+	/* A body damaged on the way is retried, never trusted. */
+	if (call->have_crc &&
+	    (uint32_t)crc32(0L, (const Bytef *)call->response.data, (uInt)call->response.len) !=
+		    call->crc) {
+		ddb_error_set(err, DDB_ERR_RETRYABLE, status, "CRC32Mismatch",
+			      "x-amz-crc32 does not match the response body");
+		return ERROR_IO;
+	}
+	ddb_response_clear(&call->result.resp);
+	if (ddb_response_decode(call->op, call->response.data, call->response.len,
+				&call->result.resp) != ERROR_OK) {
+		ddb_error_set(err, DDB_ERR_RETRYABLE, status, "MalformedResponse",
+			      "2xx response body does not parse");
+		return ERROR_PARSE;
+	}
+	ddb_error_set(err, DDB_ERR_NONE, status, "", "");
+	return ERROR_OK;
+}
+
+/* A transfer ended: complete the call, or park it for a retry. */
+static void ddb_attempt_done(struct ddb_client *client, struct ddb_call *call, CURLcode res)
+{
+	enum error_code rc = ddb_attempt_judge(client, call, res);
+	int64_t delay;
+
+	ddb_attempt_detach(client, call);
+	if (rc == ERROR_OK || call->result.err.cls != DDB_ERR_RETRYABLE) {
+		ddb_call_complete(client, call, rc);
+		return;
+	}
+	if (!ddb_retry_delay(client, call, &delay)) {
+		ddb_call_complete(client, call, ERROR_UNAVAILABLE);
+		return;
+	}
+	log_debug("dynamodb %s attempt %u failed (%s), retrying in %" PRId64 " ms",
+		  ddb_op_name(call->op), call->result.attempts, call->result.err.type, delay);
+	call->due_ms = ddb_now_ms() + delay;
+	ddb_queue_push(&client->backoff, call);
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+/* Moves due retries to the ready queue; returns ms until the next one is
+ * due, or DDB_POLL_MAX_MS when none waits. */
+static long ddb_promote_due(struct ddb_client *client)
+{
+	int64_t now = ddb_now_ms(), next = now + DDB_POLL_MAX_MS;
+	struct ddb_queue keep = { 0 };
+	struct ddb_call *call;
+
+	while ((call = ddb_queue_pop(&client->backoff))) {
+		if (call->due_ms <= now) {
+			ddb_queue_push(&client->ready, call);
+		} else {
+			if (call->due_ms < next)
+				next = call->due_ms;
+			ddb_queue_push(&keep, call);
+		}
+	}
+	client->backoff = keep;
+	return (long)(next - now);
+}
+
+static void ddb_collect_done(struct ddb_client *client)
+{
+	struct ddb_call *call;
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(client->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+		ddb_attempt_done(client, call, msg->data.result);
+	}
+}
+
+/* Completes every call that has not finished with ERROR_CANCELLED. */
+static void ddb_cancel_all(struct ddb_client *client)
+{
+	struct ddb_call *call;
+
+	while ((call = client->flight.head)) {
+		ddb_attempt_detach(client, call);
+		ddb_queue_push(&client->ready, call);
+	}
+	ddb_queue_splice(&client->ready, &client->backoff);
+	pthread_mutex_lock(&client->lock);
+	ddb_queue_splice(&client->ready, &client->inbox);
+	pthread_mutex_unlock(&client->lock);
+	while ((call = ddb_queue_pop(&client->ready))) {
+		ddb_error_set(&call->result.err, DDB_ERR_FATAL, 0, "Cancelled",
+			      "the client shut down");
+		ddb_call_complete(client, call, ERROR_CANCELLED);
+	}
+}
+
+static void *ddb_io_thread(void *arg)
+{
+	struct ddb_client *client = arg;
+	struct ddb_call *call;
+	long wait_ms, curl_ms;
+	bool stop;
+	int running;
+
+	pthread_setname_np(pthread_self(), "ddb-io");
+	for (;;) {
+		pthread_mutex_lock(&client->lock);
+		stop = client->stopping;
+		ddb_queue_splice(&client->ready, &client->inbox);
+		pthread_mutex_unlock(&client->lock);
+		if (stop)
+			break;
+		wait_ms = ddb_promote_due(client);
+		while (client->n_flight < client->max_connections &&
+		       (call = ddb_queue_pop(&client->ready)))
+			ddb_attempt_start(client, call);
+		curl_multi_perform(client->multi, &running);
+		ddb_collect_done(client);
+		/* Completions may have freed connections for waiting calls. */
+		if (client->ready.head && client->n_flight < client->max_connections)
+			continue;
+		if (curl_multi_timeout(client->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 &&
+		    curl_ms < wait_ms)
+			wait_ms = curl_ms;
+		curl_multi_poll(client->multi, NULL, 0, (int)wait_ms, NULL);
+	}
+	ddb_cancel_all(client);
+	return NULL;
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+static char *ddb_strdup_opt(const char *s, bool *nomem)
+{
+	char *p;
+
+	if (!s || !*s)
+		return NULL;
+	p = strdup(s);
+	if (!p)
+		*nomem = true;
+	return p;
+}
+
+/* Region names go into the default endpoint URL: keep them to [a-z0-9-]. */
+static bool ddb_region_valid(const char *region)
+{
+	size_t n = region ? strlen(region) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	return strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* Splits the endpoint URL into the Host header value and the path. */
+static enum error_code ddb_parse_endpoint(struct ddb_client *client)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	enum error_code rc = ERROR_INVALID;
+	struct buf b;
+
+	buf_init(&b, 0);
+	if (!u)
+		return ERROR_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, client->url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		goto out;
+	if (buf_append_str(&b, host) != ERROR_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+	    buf_printf(&b, ":%s", port) != ERROR_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	client->host = buf_steal(&b);
+	client->path = strdup(path);
+	rc = client->host && client->path ? ERROR_OK : ERROR_NOMEM;
+out:
+	buf_free(&b);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static void ddb_secret_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static void ddb_client_release(struct ddb_client *client)
+{
+	if (client->multi)
+		curl_multi_cleanup(client->multi);
+	for (unsigned i = 0; i < client->n_idle_easy; i++)
+		curl_easy_cleanup(client->idle_easy[i]);
+	free(client->idle_easy);
+	sigv4_signer_free(client->signer);
+	pthread_mutex_destroy(&client->lock);
+	free(client->region);
+	free(client->url);
+	free(client->host);
+	free(client->path);
+	free(client->access_key_id);
+	ddb_secret_free(client->secret_access_key);
+	ddb_secret_free(client->session_token);
+	free(client->proxy);
+	free(client->ca_file);
+	free(client);
+	curl_global_cleanup();
+}
+
+static enum error_code ddb_client_configure(struct ddb_client *client,
+					    const struct ddb_client_config *cfg)
+{
+	bool nomem = false;
+	struct buf url;
+
+	if (!ddb_region_valid(cfg->region) || !cfg->access_key_id || !*cfg->access_key_id ||
+	    !cfg->secret_access_key || !*cfg->secret_access_key)
+		return ERROR_INVALID;
+	client->region = ddb_strdup_opt(cfg->region, &nomem);
+	client->access_key_id = ddb_strdup_opt(cfg->access_key_id, &nomem);
+	client->secret_access_key = ddb_strdup_opt(cfg->secret_access_key, &nomem);
+	client->session_token = ddb_strdup_opt(cfg->session_token, &nomem);
+	client->proxy = ddb_strdup_opt(cfg->proxy, &nomem);
+	client->ca_file = ddb_strdup_opt(cfg->ca_file, &nomem);
+	if (cfg->endpoint && *cfg->endpoint) {
+		client->url = ddb_strdup_opt(cfg->endpoint, &nomem);
+	} else {
+		buf_init(&url, 0);
+		if (buf_printf(&url, "https://dynamodb.%s.amazonaws.com/", cfg->region) != ERROR_OK)
+			nomem = true;
+		client->url = buf_steal(&url);
+	}
+	if (nomem || !client->url)
+		return ERROR_NOMEM;
+	client->max_connections = cfg->max_connections ? cfg->max_connections
+						       : DDB_DEFAULT_MAX_CONNECTIONS;
+	client->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DDB_DEFAULT_TIMEOUT_MS;
+	client->max_attempts = cfg->max_attempts ? cfg->max_attempts : DDB_DEFAULT_MAX_ATTEMPTS;
+	client->max_response = cfg->max_response ? cfg->max_response : DDB_DEFAULT_MAX_RESPONSE;
+	client->backoff_base_ms = cfg->backoff_base_ms ? cfg->backoff_base_ms
+						       : DDB_DEFAULT_BACKOFF_BASE_MS;
+	client->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms
+						     : DDB_DEFAULT_BACKOFF_MAX_MS;
+	return ddb_parse_endpoint(client);
+}
+
+static enum error_code ddb_multi_setup(struct ddb_client *client)
+{
+	long max = (long)client->max_connections;
+
+	client->multi = curl_multi_init();
+	client->idle_easy = calloc(client->max_connections, sizeof(*client->idle_easy));
+	client->signer = sigv4_signer_new();
+	if (!client->multi || !client->idle_easy || !client->signer)
+		return ERROR_NOMEM;
+	/* The loop already keeps attempts <= max; these make curl agree, keep
+	 * that many idle connections, and never multiplex. */
+	curl_multi_setopt(client->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max);
+	curl_multi_setopt(client->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
+	curl_multi_setopt(client->multi, CURLMOPT_MAXCONNECTS, max);
+	curl_multi_setopt(client->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+	if (getrandom(&client->rng, sizeof(client->rng), 0) != sizeof(client->rng) ||
+	    client->rng == 0)
+		client->rng = (uint64_t)ddb_now_ms() | 1;
+	return ERROR_OK;
+}
+
+struct ddb_client *ddb_client_new(const struct ddb_client_config *cfg, enum error_code *rcp)
+{
+	struct ddb_client *client = NULL;
+	enum error_code rc = ERROR_NOMEM;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		goto out;
+	client = calloc(1, sizeof(*client));
+	if (!client) {
+		curl_global_cleanup();
+		goto out;
+	}
+	pthread_mutex_init(&client->lock, NULL);
+	if ((rc = ddb_client_configure(client, cfg)) != ERROR_OK ||
+	    (rc = ddb_multi_setup(client)) != ERROR_OK)
+		goto out;
+	if (pthread_create(&client->thread, NULL, ddb_io_thread, client) != 0) {
+		rc = ERROR_IO;
+		goto out;
+	}
+	client->thread_started = true;
+	rc = ERROR_OK;
+out:
+	if (rc != ERROR_OK && client) {
+		ddb_client_release(client);
+		client = NULL;
+	}
+	if (rcp)
+		*rcp = rc;
+	return client;
+}
+
+void ddb_client_free(struct ddb_client *client)
+{
+	if (!client)
+		return;
+	if (client->thread_started) {
+		pthread_mutex_lock(&client->lock);
+		client->stopping = true;
+		pthread_mutex_unlock(&client->lock);
+		curl_multi_wakeup(client->multi);
+		pthread_join(client->thread, NULL);
+	}
+	ddb_client_release(client);
+}
+
+/* ---- submitting -------------------------------------------------------- */
+
+enum error_code ddb_client_submit(struct ddb_client *client, const struct ddb_request *req,
+				  ddb_done_fn done, void *arg)
+{
+	struct ddb_call *call = NULL;
+	enum error_code rc = ERROR_NOMEM;
+	struct buf body;
+	bool stopping;
+
+	buf_init(&body, 0);
+	if (!done) {
+		rc = ERROR_INVALID;
+		goto out;
+	}
+	if ((rc = ddb_request_encode(req, &body)) != ERROR_OK)
+		goto out;
+	rc = ERROR_NOMEM;
+	call = calloc(1, sizeof(*call));
+	if (!call)
+		goto out;
+	call->op = req->op;
+	call->body_len = body.len;
+	call->body = buf_steal(&body);
+	if (!call->body)
+		goto out;
+	call->done = done;
+	call->arg = arg;
+	buf_init(&call->response, client->max_response);
+	pthread_mutex_lock(&client->lock);
+	stopping = client->stopping;
+	if (!stopping)
+		ddb_queue_push(&client->inbox, call);
+	pthread_mutex_unlock(&client->lock);
+	if (stopping) {
+		rc = ERROR_CANCELLED;
+		goto out;
+	}
+	call = NULL; /* the I/O thread owns it now */
+	ddb_counter_add(&client->submitted, 1);
+	curl_multi_wakeup(client->multi);
+	rc = ERROR_OK;
+out:
+	ddb_call_free(call);
+	buf_free(&body);
+	return rc;
+}
+
+/* The blocking wrapper's rendezvous with the I/O thread. */
+struct ddb_waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	struct ddb_result *result;
+};
+
+static void ddb_on_blocking_done(void *arg, struct ddb_result *result)
+{
+	struct ddb_waiter *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	*w->result = *result;
+	memset(&result->resp, 0, sizeof(result->resp)); /* moved to the waiter */
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+enum error_code ddb_client_call(struct ddb_client *client, const struct ddb_request *req,
+				struct ddb_result *result)
+{
+	struct ddb_waiter w = { .done = false, .result = result };
+	enum error_code rc;
+
+	memset(result, 0, sizeof(*result));
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	rc = ddb_client_submit(client, req, ddb_on_blocking_done, &w);
+	if (rc == ERROR_OK) {
+		pthread_mutex_lock(&w.lock);
+		while (!w.done)
+			pthread_cond_wait(&w.cond, &w.lock);
+		pthread_mutex_unlock(&w.lock);
+		rc = result->rc;
+	} else {
+		result->rc = rc;
+	}
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	return rc;
+}
+
+void ddb_result_clear(struct ddb_result *result)
+{
+	ddb_response_clear(&result->resp);
+}
+
+void ddb_client_stats(struct ddb_client *client, struct ddb_client_stats *out)
+{
+	out->submitted = atomic_load(&client->submitted);
+	out->completed = atomic_load(&client->completed);
+	out->attempts = atomic_load(&client->attempts);
+	out->retries = atomic_load(&client->retries);
+	out->throttles = atomic_load(&client->throttles);
+	out->connections_opened = atomic_load(&client->conns_opened);
+	out->connections_open = atomic_load(&client->conns_open);
+	out->connections_peak = atomic_load(&client->conns_peak);
+}

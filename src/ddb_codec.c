@@ -1,0 +1,1324 @@
+/* ddb_codec.c: DynamoDB's JSON 1.0 protocol for the operations sessiond uses
+ * (see ddb_codec.h): items and DynamoDB numbers, request bodies, decoded
+ * answers, and the classification of error answers that drives retries.
+ * Pure functions over jansson: no I/O, no clock, no global state. It does
+ * not sign, send or retry anything; ddb_client.c does. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sessiond/ddb_codec.h"
+
+/*
+ * DESIGN
+ *
+ * Every jansson tree here is built or parsed, used and released within one
+ * call; no json_t outlives the function that made it. Builders hand new
+ * references to jansson's *_new setters, which consume the value even when
+ * they fail, so a reference is never touched again once it has been handed
+ * over.
+ *
+ * Text is checked for UTF-8 before it reaches jansson (which would refuse
+ * it), so that a jansson constructor returning NULL can only mean that
+ * memory ran out: callers get ERROR_INVALID for bad text and ERROR_NOMEM
+ * for a full heap, never one disguised as the other.
+ *
+ * Numbers stay decimal text from end to end: DynamoDB's 38 digits do not
+ * fit a double, and connect-dynamodb's fractional "expires" must come back
+ * exactly as it was stored.
+ */
+
+/* DynamoDB nests documents at most 32 levels deep; the slack only bounds
+ * recursion on hostile input, it never rejects what DynamoDB accepts. */
+#define AV_MAX_DEPTH 64
+
+/* DynamoDB numbers: 38 significant digits, magnitudes 1E-130 to under
+ * 1E+126 (the exponent of the leading digit lies in -130..125). */
+#define NUM_MAX_DIGITS 38
+#define NUM_MIN_EXP (-130)
+#define NUM_MAX_EXP 125
+
+/* Exponents in the text are clamped here while parsing: far past any
+ * valid magnitude, far from overflowing the arithmetic done with them. */
+#define NUM_EXP_CLAMP 1000000000LL
+
+#define MAX_SEGMENTS 1000000
+
+/* Decoding rejects duplicate keys: DynamoDB never sends them, and with
+ * them {"S":"a","S":"b"} would silently become {"S":"b"}. */
+#define DECODE_FLAGS (JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES)
+
+/* ---- operations --------------------------------------------------------- */
+
+static const char *const op_names[DDB_OP_COUNT] = {
+	[DDB_OP_GET_ITEM] = "GetItem",
+	[DDB_OP_PUT_ITEM] = "PutItem",
+	[DDB_OP_UPDATE_ITEM] = "UpdateItem",
+	[DDB_OP_DELETE_ITEM] = "DeleteItem",
+	[DDB_OP_SCAN] = "Scan",
+	[DDB_OP_DESCRIBE_TABLE] = "DescribeTable",
+	[DDB_OP_CREATE_TABLE] = "CreateTable",
+	[DDB_OP_UPDATE_TIME_TO_LIVE] = "UpdateTimeToLive",
+};
+
+static const char *const op_targets[DDB_OP_COUNT] = {
+	[DDB_OP_GET_ITEM] = "DynamoDB_20120810.GetItem",
+	[DDB_OP_PUT_ITEM] = "DynamoDB_20120810.PutItem",
+	[DDB_OP_UPDATE_ITEM] = "DynamoDB_20120810.UpdateItem",
+	[DDB_OP_DELETE_ITEM] = "DynamoDB_20120810.DeleteItem",
+	[DDB_OP_SCAN] = "DynamoDB_20120810.Scan",
+	[DDB_OP_DESCRIBE_TABLE] = "DynamoDB_20120810.DescribeTable",
+	[DDB_OP_CREATE_TABLE] = "DynamoDB_20120810.CreateTable",
+	[DDB_OP_UPDATE_TIME_TO_LIVE] = "DynamoDB_20120810.UpdateTimeToLive",
+};
+
+const char *ddb_op_name(enum ddb_op op)
+{
+	if ((unsigned)op >= DDB_OP_COUNT)
+		return NULL;
+	return op_names[op];
+}
+
+const char *ddb_op_target(enum ddb_op op)
+{
+	if ((unsigned)op >= DDB_OP_COUNT)
+		return NULL;
+	return op_targets[op];
+}
+
+/* ---- text --------------------------------------------------------------- */
+
+/* Length (1 to 4) of the valid UTF-8 sequence at s, or 0 when the bytes
+ * there are not one. Overlong forms, surrogates and code points past
+ * U+10FFFF are invalid, as they are for jansson. */
+static size_t utf8_seq_len(const unsigned char *s, size_t avail)
+{
+	uint32_t cp;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2)
+		return 0;
+	if (s[0] < 0xe0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (avail < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static bool utf8_valid(const char *s, size_t len)
+{
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_seq_len((const unsigned char *)s + i, len - i);
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* A name, table or expression: present, non-empty, UTF-8. */
+static bool str_ok(const char *s)
+{
+	return s && *s && utf8_valid(s, strlen(s));
+}
+
+/* Copies len bytes of upstream text into dst[size] so that it is safe to
+ * log: control characters (C0, DEL, C1) become spaces, so words stay
+ * apart, bytes that are not UTF-8 become '?', and the copy stops before a
+ * character that does not fit whole. dst always ends up terminated. */
+static void text_copy(char *dst, size_t size, const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, o = 0;
+
+	if (!size)
+		return;
+	while (src && i < len) {
+		const char *piece = src + i;
+		size_t n = utf8_seq_len(s + i, len - i), w = n;
+
+		if (!n) {
+			piece = "?";
+			n = w = 1;
+		} else if (s[i] < 0x20 || s[i] == 0x7f ||
+			   (n == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0)) {
+			piece = " ";
+			w = 1;
+		}
+		if (w > size - 1 - o)
+			break;
+		memcpy(dst + o, piece, w);
+		o += w;
+		i += n;
+	}
+	dst[o] = '\0';
+}
+
+/* A heap copy of len bytes plus a terminator; NULL when memory runs out. */
+static char *mem_dup(const char *p, size_t len)
+{
+	char *d;
+
+	if (len == SIZE_MAX)
+		return NULL;
+	d = malloc(len + 1);
+	if (!d)
+		return NULL;
+	if (len)
+		memcpy(d, p, len);
+	d[len] = '\0';
+	return d;
+}
+
+/* ---- numbers ------------------------------------------------------------ */
+
+/* The parts of number text: [-] int [. frac] [e|E [+|-] exp]. */
+struct num {
+	bool neg;
+	const char *int_digits;
+	size_t n_int;
+	const char *frac_digits;
+	size_t n_frac;
+	long long exp;
+};
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Splits text into its parts; false when it is not of the grammar above
+ * with at least one digit before the exponent. */
+static bool num_parse(const char *s, struct num *n)
+{
+	bool exp_neg = false;
+
+	memset(n, 0, sizeof(*n));
+	if (*s == '-') {
+		n->neg = true;
+		s++;
+	}
+	n->int_digits = s;
+	while (is_digit(*s))
+		s++;
+	n->n_int = (size_t)(s - n->int_digits);
+	n->frac_digits = s;
+	if (*s == '.') {
+		n->frac_digits = ++s;
+		while (is_digit(*s))
+			s++;
+		n->n_frac = (size_t)(s - n->frac_digits);
+	}
+	if (n->n_int + n->n_frac == 0)
+		return false;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			exp_neg = *s++ == '-';
+		if (!is_digit(*s))
+			return false;
+		for (; is_digit(*s); s++)
+			if (n->exp < NUM_EXP_CLAMP)
+				n->exp = n->exp * 10 + (*s - '0');
+		if (exp_neg)
+			n->exp = -n->exp;
+	}
+	return *s == '\0';
+}
+
+/* Digit i of the integer and fraction digits taken as one sequence. */
+static int num_digit(const struct num *n, size_t i)
+{
+	if (i < n->n_int)
+		return n->int_digits[i] - '0';
+	return n->frac_digits[i - n->n_int] - '0';
+}
+
+/* The grammar is what both DynamoDB (Java's BigDecimal) and dynalite
+ * (big.js) parse, so "1." and ".5" are numbers and "+1", "", ".", "1e",
+ * " 1", "0x10", "NaN" and "Infinity" are not. Like DynamoDB we ignore
+ * leading and trailing zeros when counting the 38 significant digits, and
+ * we also refuse magnitudes DynamoDB would refuse (below 1E-130, from
+ * 1E+126 up), so that valid text is always text DynamoDB stores. */
+bool ddb_number_valid(const char *text)
+{
+	struct num n;
+	size_t total, first, last;
+	long long lead_exp;
+
+	if (!text || !num_parse(text, &n))
+		return false;
+	total = n.n_int + n.n_frac;
+	for (first = 0; first < total && num_digit(&n, first) == 0; first++)
+		;
+	if (first == total)
+		return true; /* zero, whatever its exponent */
+	for (last = total - 1; num_digit(&n, last) == 0; last--)
+		;
+	if (last - first + 1 > NUM_MAX_DIGITS)
+		return false;
+	lead_exp = (long long)n.n_int - 1 - (long long)first + n.exp;
+	return lead_exp >= NUM_MIN_EXP && lead_exp <= NUM_MAX_EXP;
+}
+
+enum error_code ddb_number_to_i64(const char *text, bool round_up, int64_t *out)
+{
+	const uint64_t limit = (uint64_t)INT64_MAX + 1; /* |INT64_MIN| */
+	struct num n;
+	uint64_t mag = 0;
+	long long point, i;
+	bool fraction = false;
+
+	if (!text || !out)
+		return ERROR_INVALID;
+	if (!ddb_number_valid(text) || !num_parse(text, &n))
+		return ERROR_PARSE;
+	/* Digits before point are the integer part, the rest the fraction. */
+	point = (long long)n.n_int + n.exp;
+	for (i = 0; i < (long long)(n.n_int + n.n_frac); i++) {
+		int d = num_digit(&n, (size_t)i);
+
+		if (i >= point) {
+			fraction |= d != 0;
+			continue;
+		}
+		if (mag > (limit - (uint64_t)d) / 10)
+			return ERROR_TOO_LARGE;
+		mag = mag * 10 + (uint64_t)d;
+	}
+	/* An exponent past the last digit appends zeros. Validity bounds the
+	 * magnitude, and zero stays zero, so this loop is short. */
+	for (; mag && i < point; i++) {
+		if (mag > limit / 10)
+			return ERROR_TOO_LARGE;
+		mag *= 10;
+	}
+	/* Dropping a fraction truncates toward zero; rounding away from zero
+	 * is needed upward for positives and downward for negatives. */
+	if (fraction && round_up != n.neg)
+		mag++;
+	if (mag > (n.neg ? limit : limit - 1))
+		return ERROR_TOO_LARGE;
+	if (!n.neg)
+		*out = (int64_t)mag;
+	else if (mag == limit)
+		*out = INT64_MIN;
+	else
+		*out = -(int64_t)mag;
+	return ERROR_OK;
+}
+
+/* ---- AttributeValue shape ------------------------------------------------ */
+
+static bool av_valid(json_t *av, int depth);
+
+static bool num_json_valid(json_t *v)
+{
+	return json_is_string(v) &&
+	       strlen(json_string_value(v)) == json_string_length(v) &&
+	       ddb_number_valid(json_string_value(v));
+}
+
+/* SS, NS and BS: a non-empty array (DynamoDB has no empty sets). */
+static bool set_valid(json_t *v, bool numbers)
+{
+	json_t *m;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return false;
+	json_array_foreach(v, i, m) {
+		if (numbers ? !num_json_valid(m) : !json_is_string(m))
+			return false;
+	}
+	return true;
+}
+
+/* Whether v is a well-formed value for type tag. B and BS are not checked
+ * for base64: DynamoDB does that, and we only carry them through. */
+static bool av_value_valid(const char *tag, json_t *v, int depth)
+{
+	const char *key;
+	json_t *m;
+	size_t i;
+
+	if (!strcmp(tag, "S") || !strcmp(tag, "B"))
+		return json_is_string(v);
+	if (!strcmp(tag, "N"))
+		return num_json_valid(v);
+	if (!strcmp(tag, "BOOL"))
+		return json_is_boolean(v);
+	if (!strcmp(tag, "NULL"))
+		return json_is_true(v);
+	if (!strcmp(tag, "SS") || !strcmp(tag, "BS"))
+		return set_valid(v, false);
+	if (!strcmp(tag, "NS"))
+		return set_valid(v, true);
+	if (!strcmp(tag, "M")) {
+		if (!json_is_object(v))
+			return false;
+		json_object_foreach(v, key, m) {
+			if (!av_valid(m, depth + 1))
+				return false;
+		}
+		return true;
+	}
+	if (!strcmp(tag, "L")) {
+		if (!json_is_array(v))
+			return false;
+		json_array_foreach(v, i, m) {
+			if (!av_valid(m, depth + 1))
+				return false;
+		}
+		return true;
+	}
+	return false; /* not a DynamoDB type */
+}
+
+/* An AttributeValue is an object with exactly one type key. */
+static bool av_valid(json_t *av, int depth)
+{
+	void *it;
+
+	if (depth > AV_MAX_DEPTH || !json_is_object(av) || json_object_size(av) != 1)
+		return false;
+	it = json_object_iter(av);
+	return av_value_valid(json_object_iter_key(it), json_object_iter_value(it), depth);
+}
+
+/* ---- items -------------------------------------------------------------- */
+
+static void attr_free(struct ddb_attr *a)
+{
+	free(a->name);
+	free(a->value);
+	memset(a, 0, sizeof(*a));
+}
+
+void ddb_item_clear(struct ddb_item *item)
+{
+	size_t i;
+
+	if (!item)
+		return;
+	for (i = 0; i < item->n; i++)
+		attr_free(&item->attrs[i]);
+	free(item->attrs);
+	memset(item, 0, sizeof(*item));
+}
+
+static struct ddb_attr *item_find(const struct ddb_item *item, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < item->n; i++)
+		if (item->attrs[i].name && !strcmp(item->attrs[i].name, name))
+			return &item->attrs[i];
+	return NULL;
+}
+
+/* Room for one more attribute; doubling keeps decoding a wide item linear. */
+static enum error_code item_reserve(struct ddb_item *item)
+{
+	struct ddb_attr *p;
+	size_t size;
+
+	if (item->n < item->alloc)
+		return ERROR_OK;
+	size = item->alloc ? item->alloc * 2 : 8;
+	if (size > SIZE_MAX / sizeof(*p))
+		return ERROR_NOMEM;
+	p = realloc(item->attrs, size * sizeof(*p));
+	if (!p)
+		return ERROR_NOMEM;
+	item->attrs = p;
+	item->alloc = size;
+	return ERROR_OK;
+}
+
+/* Stores name = value, where value is heap text that the item takes over:
+ * it belongs to the item on success and is freed here on failure, so no
+ * caller can leak it. With replace, an attribute of that name is
+ * overwritten in place; without, the caller vouches that the name is new
+ * (a decoded JSON object has unique keys), which keeps decoding linear. */
+static enum error_code item_put(struct ddb_item *item, const char *name, bool replace,
+				enum ddb_type type, char *value, size_t len)
+{
+	struct ddb_attr *a = replace ? item_find(item, name) : NULL;
+	enum error_code rc = ERROR_NOMEM;
+	char *copy = NULL;
+
+	if (!value)
+		goto out;
+	if (!a) {
+		copy = mem_dup(name, strlen(name));
+		if (!copy || item_reserve(item) != ERROR_OK)
+			goto out;
+		a = &item->attrs[item->n++];
+		a->name = copy;
+		copy = NULL;
+	} else {
+		free(a->value);
+	}
+	a->type = type;
+	a->value = value;
+	a->value_len = len;
+	value = NULL;
+	rc = ERROR_OK;
+out:
+	free(copy);
+	free(value);
+	return rc;
+}
+
+enum error_code ddb_item_add_s(struct ddb_item *item, const char *name,
+			       const char *value, size_t len)
+{
+	if (!item || !name || !*name || (!value && len))
+		return ERROR_INVALID;
+	return item_put(item, name, true, DDB_TYPE_S, mem_dup(value, len), len);
+}
+
+enum error_code ddb_item_add_n(struct ddb_item *item, const char *name, const char *text)
+{
+	if (!item || !name || !*name || !text)
+		return ERROR_INVALID;
+	if (!ddb_number_valid(text))
+		return ERROR_PARSE;
+	return item_put(item, name, true, DDB_TYPE_N, mem_dup(text, strlen(text)), strlen(text));
+}
+
+enum error_code ddb_item_add_n_i64(struct ddb_item *item, const char *name, int64_t v)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%" PRId64, v);
+	return ddb_item_add_n(item, name, text);
+}
+
+/* The attribute for AttributeValue av: S and N as their text, any other
+ * type as its compact JSON. *value is new heap text for the caller. */
+static enum error_code attr_decode(json_t *av, enum ddb_type *type, char **value,
+				   size_t *len)
+{
+	const char *tag;
+	json_t *v;
+
+	*value = NULL;
+	if (!av_valid(av, 0))
+		return ERROR_PARSE;
+	tag = json_object_iter_key(json_object_iter(av));
+	v = json_object_iter_value(json_object_iter(av));
+	if (!strcmp(tag, "S") || !strcmp(tag, "N")) {
+		*type = tag[0] == 'S' ? DDB_TYPE_S : DDB_TYPE_N;
+		*len = json_string_length(v);
+		*value = mem_dup(json_string_value(v), *len);
+	} else {
+		/* json_dumps's result is documented as freed with free(). */
+		*type = DDB_TYPE_OTHER;
+		*value = json_dumps(av, JSON_COMPACT);
+		*len = *value ? strlen(*value) : 0;
+	}
+	return *value ? ERROR_OK : ERROR_NOMEM;
+}
+
+/* Parsed and re-dumped rather than copied, so that the stored text is
+ * canonical compact JSON; {"S":..} and {"N":..} become S and N. */
+enum error_code ddb_item_add_other(struct ddb_item *item, const char *name, const char *json)
+{
+	enum error_code rc = ERROR_INVALID;
+	enum ddb_type type;
+	json_t *av = NULL;
+	char *value = NULL;
+	size_t len = 0;
+
+	if (!item || !name || !*name || !json)
+		goto out;
+	rc = ERROR_PARSE;
+	av = json_loads(json, DECODE_FLAGS, NULL);
+	if (!av)
+		goto out;
+	rc = attr_decode(av, &type, &value, &len);
+	if (rc != ERROR_OK)
+		goto out;
+	rc = item_put(item, name, true, type, value, len);
+out:
+	json_decref(av);
+	return rc;
+}
+
+const struct ddb_attr *ddb_item_get(const struct ddb_item *item, const char *name)
+{
+	if (!item || !name)
+		return NULL;
+	return item_find(item, name);
+}
+
+/* Builds the copy aside and moves it into dst only when complete, so a
+ * failure leaves dst empty rather than half-copied. */
+enum error_code ddb_item_copy(struct ddb_item *dst, const struct ddb_item *src)
+{
+	struct ddb_item tmp = { 0 };
+	enum error_code rc = ERROR_INVALID;
+	size_t i;
+
+	if (!dst || !src)
+		goto out;
+	rc = ERROR_OK;
+	if (dst == src)
+		goto out;
+	for (i = 0; i < src->n && rc == ERROR_OK; i++) {
+		const struct ddb_attr *a = &src->attrs[i];
+
+		rc = ERROR_INVALID;
+		if (!a->name || !a->value)
+			break;
+		rc = item_put(&tmp, a->name, false, a->type,
+			      mem_dup(a->value, a->value_len), a->value_len);
+	}
+	ddb_item_clear(dst);
+	if (rc == ERROR_OK) {
+		*dst = tmp;
+		memset(&tmp, 0, sizeof(tmp));
+	}
+out:
+	ddb_item_clear(&tmp);
+	return rc;
+}
+
+/* ---- items as JSON ------------------------------------------------------- */
+
+/* Sets obj[key] to value, a new reference that jansson consumes even when
+ * it fails. A NULL value is a constructor that ran out of memory. Keys are
+ * UTF-8 checked by the caller, hence _nocheck. */
+static enum error_code put_new(json_t *obj, const char *key, json_t *value)
+{
+	if (!value)
+		return ERROR_NOMEM;
+	return json_object_set_new_nocheck(obj, key, value) ? ERROR_NOMEM : ERROR_OK;
+}
+
+/* A new reference to the AttributeValue of a in *out. */
+static enum error_code attr_encode(const struct ddb_attr *a, json_t **out)
+{
+	enum error_code rc = ERROR_INVALID;
+	json_t *v = NULL, *av = NULL;
+
+	*out = NULL;
+	if (!a->value)
+		goto out;
+	if (a->type == DDB_TYPE_OTHER) {
+		/* Checked when it was added or decoded; checked again since
+		 * the struct is public and could have been filled by hand. */
+		av = json_loadb(a->value, a->value_len, DECODE_FLAGS, NULL);
+		if (!av_valid(av, 0))
+			goto out;
+		*out = av;
+		av = NULL;
+		rc = ERROR_OK;
+		goto out;
+	}
+	if (a->type == DDB_TYPE_S && utf8_valid(a->value, a->value_len))
+		v = json_stringn_nocheck(a->value, a->value_len);
+	else if (a->type == DDB_TYPE_N && ddb_number_valid(a->value))
+		v = json_string_nocheck(a->value);
+	else
+		goto out;
+	rc = ERROR_NOMEM;
+	av = json_object();
+	if (!av)
+		goto out;
+	rc = put_new(av, a->type == DDB_TYPE_S ? "S" : "N", v);
+	v = NULL;
+	if (rc != ERROR_OK)
+		goto out;
+	*out = av;
+	av = NULL;
+out:
+	json_decref(v);
+	json_decref(av);
+	return rc;
+}
+
+/* A new reference to the map {"name": AttributeValue, ...} of item. */
+static enum error_code item_encode(const struct ddb_item *item, json_t **out)
+{
+	enum error_code rc = ERROR_NOMEM;
+	json_t *map = NULL, *av = NULL;
+	size_t i;
+
+	*out = NULL;
+	map = json_object();
+	if (!map)
+		goto out;
+	for (i = 0; i < item->n; i++) {
+		const struct ddb_attr *a = &item->attrs[i];
+
+		/* A duplicate would otherwise vanish silently in the map. */
+		rc = ERROR_INVALID;
+		if (!str_ok(a->name) || json_object_get(map, a->name))
+			goto out;
+		rc = attr_encode(a, &av);
+		if (rc == ERROR_OK)
+			rc = put_new(map, a->name, av);
+		av = NULL;
+		if (rc != ERROR_OK)
+			goto out;
+	}
+	*out = map;
+	map = NULL;
+	rc = ERROR_OK;
+out:
+	json_decref(map);
+	return rc;
+}
+
+/* Appends the attributes of the JSON map to item. */
+static enum error_code item_decode(json_t *map, struct ddb_item *item)
+{
+	enum error_code rc;
+	enum ddb_type type;
+	const char *name;
+	json_t *av;
+	char *value;
+	size_t len;
+
+	if (!json_is_object(map))
+		return ERROR_PARSE;
+	json_object_foreach(map, name, av) {
+		rc = attr_decode(av, &type, &value, &len);
+		if (rc == ERROR_OK)
+			rc = item_put(item, name, false, type, value, len);
+		if (rc != ERROR_OK)
+			return rc;
+	}
+	return ERROR_OK;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* The request fields, as bits, so that each op's contract is one line. */
+enum {
+	F_KEY = 1u << 0,
+	F_ITEM = 1u << 1,
+	F_COND = 1u << 2,
+	F_UPDATE = 1u << 3,
+	F_PROJ = 1u << 4,
+	F_FILTER = 1u << 5,
+	F_NAMES = 1u << 6,
+	F_VALUES = 1u << 7,
+	F_RETURN = 1u << 8,
+	F_CONSISTENT = 1u << 9,
+	F_SEGMENTS = 1u << 10,
+	F_START_KEY = 1u << 11,
+	F_LIMIT = 1u << 12,
+	F_HASH_KEY = 1u << 13,
+	F_TTL_NAME = 1u << 14,
+	F_TTL_ON = 1u << 15,
+};
+
+#define F_EXPRESSIONS (F_COND | F_UPDATE | F_PROJ | F_FILTER)
+
+static const struct {
+	unsigned allowed, required;
+} op_fields[DDB_OP_COUNT] = {
+	[DDB_OP_GET_ITEM] = { F_KEY | F_PROJ | F_NAMES | F_CONSISTENT, F_KEY },
+	[DDB_OP_PUT_ITEM] = { F_ITEM | F_COND | F_NAMES | F_VALUES | F_RETURN, F_ITEM },
+	[DDB_OP_UPDATE_ITEM] = { F_KEY | F_UPDATE | F_COND | F_NAMES | F_VALUES | F_RETURN,
+				 F_KEY | F_UPDATE },
+	[DDB_OP_DELETE_ITEM] = { F_KEY | F_COND | F_NAMES | F_VALUES | F_RETURN, F_KEY },
+	[DDB_OP_SCAN] = { F_PROJ | F_FILTER | F_NAMES | F_VALUES | F_CONSISTENT |
+			  F_SEGMENTS | F_START_KEY | F_LIMIT, 0 },
+	[DDB_OP_DESCRIBE_TABLE] = { 0, 0 },
+	[DDB_OP_CREATE_TABLE] = { F_HASH_KEY, F_HASH_KEY },
+	[DDB_OP_UPDATE_TIME_TO_LIVE] = { F_TTL_NAME | F_TTL_ON, F_TTL_NAME },
+};
+
+static const char *const return_names[] = {
+	[DDB_RETURN_NONE] = NULL,
+	[DDB_RETURN_ALL_OLD] = "ALL_OLD",
+	[DDB_RETURN_ALL_NEW] = "ALL_NEW",
+	[DDB_RETURN_UPDATED_OLD] = "UPDATED_OLD",
+	[DDB_RETURN_UPDATED_NEW] = "UPDATED_NEW",
+};
+
+/* The fields req sets: non-NULL pointers, non-zero numbers, true flags. */
+static unsigned req_fields(const struct ddb_request *r)
+{
+	unsigned f = 0;
+
+	f |= r->key ? F_KEY : 0;
+	f |= r->item ? F_ITEM : 0;
+	f |= r->condition ? F_COND : 0;
+	f |= r->update ? F_UPDATE : 0;
+	f |= r->projection ? F_PROJ : 0;
+	f |= r->filter ? F_FILTER : 0;
+	f |= r->names || r->n_names ? F_NAMES : 0;
+	f |= r->values ? F_VALUES : 0;
+	f |= r->return_values != DDB_RETURN_NONE ? F_RETURN : 0;
+	f |= r->consistent_read ? F_CONSISTENT : 0;
+	f |= r->segment || r->total_segments ? F_SEGMENTS : 0;
+	f |= r->exclusive_start_key ? F_START_KEY : 0;
+	f |= r->limit ? F_LIMIT : 0;
+	f |= r->hash_key ? F_HASH_KEY : 0;
+	f |= r->ttl_attribute ? F_TTL_NAME : 0;
+	f |= r->ttl_enabled ? F_TTL_ON : 0;
+	return f;
+}
+
+/* NULL, or an item with at least one attribute: DynamoDB refuses an empty
+ * Key, Item, ExclusiveStartKey or ExpressionAttributeValues. */
+static bool item_arg_ok(const struct ddb_item *item)
+{
+	return !item || (item->n > 0 && item->attrs);
+}
+
+static bool opt_str_ok(const char *s)
+{
+	return !s || str_ok(s);
+}
+
+/* Placeholders are "#name", unique (a map would silently drop a repeat),
+ * and each stands for a non-empty attribute name. */
+static bool names_ok(const struct ddb_name *names, size_t n)
+{
+	size_t i, j;
+
+	if (!names != !n)
+		return false;
+	for (i = 0; i < n; i++) {
+		const char *p = names[i].placeholder;
+
+		if (!str_ok(p) || p[0] != '#' || !p[1] || !str_ok(names[i].name))
+			return false;
+		for (j = 0; j < i; j++)
+			if (!strcmp(names[j].placeholder, p))
+				return false;
+	}
+	return true;
+}
+
+static bool values_ok(const struct ddb_item *values)
+{
+	size_t i;
+
+	for (i = 0; values && i < values->n; i++) {
+		const char *name = values->attrs[i].name;
+
+		if (!name || name[0] != ':' || !name[1])
+			return false;
+	}
+	return true;
+}
+
+/* PutItem and DeleteItem can only return the old item (DynamoDB refuses
+ * the other values for them). */
+static bool return_ok(const struct ddb_request *r)
+{
+	if ((unsigned)r->return_values > DDB_RETURN_UPDATED_NEW)
+		return false;
+	if (r->op == DDB_OP_UPDATE_ITEM)
+		return true;
+	return r->return_values == DDB_RETURN_NONE || r->return_values == DDB_RETURN_ALL_OLD;
+}
+
+static bool req_valid(const struct ddb_request *r)
+{
+	unsigned have;
+
+	if ((unsigned)r->op >= DDB_OP_COUNT || !str_ok(r->table))
+		return false;
+	have = req_fields(r);
+	if ((have & ~op_fields[r->op].allowed) || (op_fields[r->op].required & ~have))
+		return false;
+	if (!item_arg_ok(r->key) || !item_arg_ok(r->item) || !item_arg_ok(r->values) ||
+	    !item_arg_ok(r->exclusive_start_key))
+		return false;
+	if (!opt_str_ok(r->condition) || !opt_str_ok(r->update) ||
+	    !opt_str_ok(r->projection) || !opt_str_ok(r->filter) ||
+	    !opt_str_ok(r->hash_key) || !opt_str_ok(r->ttl_attribute))
+		return false;
+	/* DynamoDB refuses names and values that no expression could use. */
+	if ((have & (F_NAMES | F_VALUES)) && !(have & F_EXPRESSIONS))
+		return false;
+	if (!names_ok(r->names, r->n_names) || !values_ok(r->values) || !return_ok(r))
+		return false;
+	if ((have & F_SEGMENTS) &&
+	    !(r->total_segments > 0 && r->total_segments <= MAX_SEGMENTS &&
+	      r->segment >= 0 && r->segment < r->total_segments))
+		return false;
+	return r->limit >= 0;
+}
+
+static enum error_code put_str(json_t *obj, const char *key, const char *s)
+{
+	return put_new(obj, key, json_string_nocheck(s));
+}
+
+static enum error_code put_item(json_t *obj, const char *key, const struct ddb_item *item)
+{
+	enum error_code rc;
+	json_t *map;
+
+	rc = item_encode(item, &map);
+	if (rc != ERROR_OK)
+		return rc;
+	return put_new(obj, key, map);
+}
+
+static enum error_code put_names(json_t *obj, const struct ddb_name *names, size_t n)
+{
+	enum error_code rc = ERROR_OK;
+	json_t *map = json_object();
+	size_t i;
+
+	if (!map)
+		return ERROR_NOMEM;
+	for (i = 0; i < n && rc == ERROR_OK; i++)
+		rc = put_str(map, names[i].placeholder, names[i].name);
+	if (rc != ERROR_OK) {
+		json_decref(map);
+		return rc;
+	}
+	return put_new(obj, "ExpressionAttributeNames", map);
+}
+
+/* CreateTable: the one S hash key and on-demand billing. Strings were
+ * checked by req_valid, so json_pack can only fail for lack of memory. */
+static enum error_code put_table_schema(json_t *obj, const char *hash_key)
+{
+	enum error_code rc;
+
+	rc = put_new(obj, "AttributeDefinitions",
+		     json_pack("[{s:s, s:s}]", "AttributeName", hash_key,
+			       "AttributeType", "S"));
+	if (rc == ERROR_OK)
+		rc = put_new(obj, "KeySchema",
+			     json_pack("[{s:s, s:s}]", "AttributeName", hash_key,
+				       "KeyType", "HASH"));
+	if (rc == ERROR_OK)
+		rc = put_str(obj, "BillingMode", "PAY_PER_REQUEST");
+	return rc;
+}
+
+/* Fills body from a request that req_valid accepted. Since that check
+ * guarantees the op takes every field that is set, each field is simply
+ * written when present. */
+static enum error_code body_build(const struct ddb_request *r, json_t *body)
+{
+	enum error_code rc = put_str(body, "TableName", r->table);
+
+	if (rc == ERROR_OK && r->key)
+		rc = put_item(body, "Key", r->key);
+	if (rc == ERROR_OK && r->item)
+		rc = put_item(body, "Item", r->item);
+	if (rc == ERROR_OK && r->update)
+		rc = put_str(body, "UpdateExpression", r->update);
+	if (rc == ERROR_OK && r->condition)
+		rc = put_str(body, "ConditionExpression", r->condition);
+	if (rc == ERROR_OK && r->projection)
+		rc = put_str(body, "ProjectionExpression", r->projection);
+	if (rc == ERROR_OK && r->filter)
+		rc = put_str(body, "FilterExpression", r->filter);
+	if (rc == ERROR_OK && r->n_names)
+		rc = put_names(body, r->names, r->n_names);
+	if (rc == ERROR_OK && r->values)
+		rc = put_item(body, "ExpressionAttributeValues", r->values);
+	if (rc == ERROR_OK && r->return_values != DDB_RETURN_NONE)
+		rc = put_str(body, "ReturnValues", return_names[r->return_values]);
+	if (rc == ERROR_OK && r->consistent_read)
+		rc = put_new(body, "ConsistentRead", json_true());
+	if (rc == ERROR_OK && r->total_segments) {
+		rc = put_new(body, "Segment", json_integer(r->segment));
+		if (rc == ERROR_OK)
+			rc = put_new(body, "TotalSegments", json_integer(r->total_segments));
+	}
+	if (rc == ERROR_OK && r->exclusive_start_key)
+		rc = put_item(body, "ExclusiveStartKey", r->exclusive_start_key);
+	if (rc == ERROR_OK && r->limit)
+		rc = put_new(body, "Limit", json_integer(r->limit));
+	if (rc == ERROR_OK && r->hash_key)
+		rc = put_table_schema(body, r->hash_key);
+	if (rc == ERROR_OK && r->ttl_attribute)
+		rc = put_new(body, "TimeToLiveSpecification",
+			     json_pack("{s:s, s:b}", "AttributeName", r->ttl_attribute,
+				       "Enabled", (int)r->ttl_enabled));
+	return rc;
+}
+
+/* The body is dumped to a string and then appended, so that out is left
+ * unchanged when it fails (buf_append changes nothing on error). */
+enum error_code ddb_request_encode(const struct ddb_request *req, struct buf *out)
+{
+	enum error_code rc = ERROR_INVALID;
+	json_t *body = NULL;
+	char *text = NULL;
+
+	if (!req || !out || !req_valid(req))
+		goto out;
+	rc = ERROR_NOMEM;
+	body = json_object();
+	if (!body)
+		goto out;
+	rc = body_build(req, body);
+	if (rc != ERROR_OK)
+		goto out;
+	rc = ERROR_NOMEM;
+	text = json_dumps(body, JSON_COMPACT);
+	if (!text)
+		goto out;
+	rc = buf_append_str(out, text);
+out:
+	free(text);
+	json_decref(body);
+	return rc;
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+void ddb_response_clear(struct ddb_response *out)
+{
+	size_t i;
+
+	if (!out)
+		return;
+	ddb_item_clear(&out->item);
+	for (i = 0; i < out->n_items; i++)
+		ddb_item_clear(&out->items[i]);
+	free(out->items);
+	ddb_item_clear(&out->last_key);
+	memset(out, 0, sizeof(*out));
+}
+
+/* root[key], when present, is a map decoded into item; *has says whether
+ * it was present. */
+static enum error_code decode_map(json_t *root, const char *key, bool *has,
+				  struct ddb_item *item)
+{
+	json_t *map = json_object_get(root, key);
+
+	*has = map != NULL;
+	return map ? item_decode(map, item) : ERROR_OK;
+}
+
+static bool count_get(json_t *root, const char *key, int64_t *out)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return false;
+	*out = json_integer_value(v);
+	return true;
+}
+
+/* Scan: Items may be absent (no match), Count and ScannedCount may not. An
+ * empty LastEvaluatedKey could not be sent back as ExclusiveStartKey. */
+static enum error_code decode_scan(json_t *root, struct ddb_response *out)
+{
+	json_t *items = json_object_get(root, "Items"), *map;
+	enum error_code rc;
+	size_t i;
+
+	if (!count_get(root, "Count", &out->count) ||
+	    !count_get(root, "ScannedCount", &out->scanned_count))
+		return ERROR_PARSE;
+	if (items && !json_is_array(items))
+		return ERROR_PARSE;
+	if (json_array_size(items)) {
+		out->items = calloc(json_array_size(items), sizeof(*out->items));
+		if (!out->items)
+			return ERROR_NOMEM;
+	}
+	json_array_foreach(items, i, map) {
+		out->n_items++;
+		rc = item_decode(map, &out->items[i]);
+		if (rc != ERROR_OK)
+			return rc;
+	}
+	rc = decode_map(root, "LastEvaluatedKey", &out->has_last_key, &out->last_key);
+	if (rc == ERROR_OK && out->has_last_key && !out->last_key.n)
+		rc = ERROR_PARSE;
+	return rc;
+}
+
+/* A JSON string that must fit dst whole: a truncated key name would
+ * silently address another attribute. */
+static bool exact_copy(char *dst, size_t size, json_t *s)
+{
+	size_t len = json_string_length(s);
+
+	if (!len || len >= size || strlen(json_string_value(s)) != len)
+		return false;
+	memcpy(dst, json_string_value(s), len + 1);
+	return true;
+}
+
+/* DescribeTable's Table and CreateTable's TableDescription: the status
+ * (truncated if ever longer than the array; it is compared, not reused)
+ * and the one HASH element of KeySchema. */
+static enum error_code decode_table(json_t *root, const char *key,
+				    struct ddb_response *out)
+{
+	json_t *table = json_object_get(root, key);
+	json_t *status = json_object_get(table, "TableStatus");
+	json_t *schema = json_object_get(table, "KeySchema");
+	json_t *elem, *hash = NULL;
+	size_t i;
+
+	if (!json_is_string(status) || !json_is_array(schema))
+		return ERROR_PARSE;
+	json_array_foreach(schema, i, elem) {
+		json_t *name = json_object_get(elem, "AttributeName");
+		json_t *type = json_object_get(elem, "KeyType");
+
+		if (!json_is_string(name) || !json_is_string(type))
+			return ERROR_PARSE;
+		if (strcmp(json_string_value(type), "HASH"))
+			continue;
+		if (hash)
+			return ERROR_PARSE;
+		hash = name;
+	}
+	if (!hash || !exact_copy(out->hash_key, sizeof(out->hash_key), hash))
+		return ERROR_PARSE;
+	text_copy(out->table_status, sizeof(out->table_status),
+		  json_string_value(status), json_string_length(status));
+	return ERROR_OK;
+}
+
+static enum error_code decode_ttl(json_t *root, struct ddb_response *out)
+{
+	json_t *spec = json_object_get(root, "TimeToLiveSpecification");
+	json_t *enabled = json_object_get(spec, "Enabled");
+
+	if (!json_is_boolean(enabled))
+		return ERROR_PARSE;
+	out->ttl_enabled = json_is_true(enabled);
+	return ERROR_OK;
+}
+
+static enum error_code decode_op(enum ddb_op op, json_t *root, struct ddb_response *out)
+{
+	switch (op) {
+	case DDB_OP_GET_ITEM:
+		return decode_map(root, "Item", &out->has_item, &out->item);
+	case DDB_OP_PUT_ITEM:
+	case DDB_OP_UPDATE_ITEM:
+	case DDB_OP_DELETE_ITEM:
+		return decode_map(root, "Attributes", &out->has_item, &out->item);
+	case DDB_OP_SCAN:
+		return decode_scan(root, out);
+	case DDB_OP_DESCRIBE_TABLE:
+		return decode_table(root, "Table", out);
+	case DDB_OP_CREATE_TABLE:
+		return decode_table(root, "TableDescription", out);
+	case DDB_OP_UPDATE_TIME_TO_LIVE:
+		return decode_ttl(root, out);
+	default:
+		return ERROR_INVALID;
+	}
+}
+
+/* Members this codec does not use (ConsumedCapacity and the like) are
+ * ignored; those it uses must have the right types. */
+enum error_code ddb_response_decode(enum ddb_op op, const char *body, size_t len,
+				    struct ddb_response *out)
+{
+	enum error_code rc = ERROR_INVALID;
+	json_t *root = NULL;
+
+	if (!out)
+		return ERROR_INVALID;
+	ddb_response_clear(out);
+	if ((unsigned)op >= DDB_OP_COUNT)
+		goto out;
+	out->op = op;
+	rc = ERROR_PARSE;
+	if (!body || !len)
+		goto out;
+	root = json_loadb(body, len, DECODE_FLAGS, NULL);
+	if (!json_is_object(root))
+		goto out;
+	rc = decode_op(op, root, out);
+out:
+	if (rc != ERROR_OK)
+		ddb_response_clear(out);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* The AWS SDKs' "standard" retry mode: throttling codes, then transient
+ * ones, to which DynamoDB's own 500 and 503 codes are added. */
+static const char *const throttling_codes[] = {
+	"Throttling",
+	"ThrottlingException",
+	"ThrottledException",
+	"RequestThrottledException",
+	"TooManyRequestsException",
+	"ProvisionedThroughputExceededException",
+	"TransactionInProgressException",
+	"RequestLimitExceeded",
+	"BandwidthLimitExceeded",
+	"LimitExceededException",
+	"RequestThrottled",
+	"SlowDown",
+	"EC2ThrottledException",
+};
+
+static const char *const transient_codes[] = {
+	"RequestTimeout",
+	"RequestTimeoutException",
+	"PriorRequestNotComplete",
+	"InternalServerError",
+	"ServiceUnavailable",
+};
+
+const char *ddb_error_class_str(enum ddb_error_class cls)
+{
+	switch (cls) {
+	case DDB_ERR_NONE:
+		return "none";
+	case DDB_ERR_RETRYABLE:
+		return "retryable";
+	case DDB_ERR_CONDITION:
+		return "condition";
+	case DDB_ERR_FATAL:
+		return "fatal";
+	}
+	return "unknown";
+}
+
+static bool code_in(const char *const *list, size_t n, const char *code, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(list[i]) == len && !memcmp(list[i], code, len))
+			return true;
+	return false;
+}
+
+/* The code decides first; without a known one, the status does. A 429 is
+ * "Too Many Requests" whatever the body says, so it counts as throttling. */
+static enum ddb_error_class classify(const char *code, size_t len, long status,
+				     bool *throttled)
+{
+	static const char condition[] = "ConditionalCheckFailedException";
+
+	*throttled = false;
+	if (len == sizeof(condition) - 1 && !memcmp(code, condition, len))
+		return DDB_ERR_CONDITION;
+	if (code_in(throttling_codes, sizeof(throttling_codes) / sizeof(throttling_codes[0]),
+		    code, len)) {
+		*throttled = true;
+		return DDB_ERR_RETRYABLE;
+	}
+	if (code_in(transient_codes, sizeof(transient_codes) / sizeof(transient_codes[0]),
+		    code, len))
+		return DDB_ERR_RETRYABLE;
+	if (status == 429) {
+		*throttled = true;
+		return DDB_ERR_RETRYABLE;
+	}
+	if (status >= 500 && status <= 599)
+		return DDB_ERR_RETRYABLE;
+	return DDB_ERR_FATAL;
+}
+
+/* The shape name in a wire error code, as the AWS SDKs sanitise it: cut
+ * at the first ':' (a trailing URL), then keep what follows the first '#'
+ * (the namespace). "com.amazonaws.dynamodb.v20120810#ValidationException"
+ * gives "ValidationException". */
+static void code_sanitise(const char **code, size_t *len)
+{
+	const char *p = memchr(*code, ':', *len);
+
+	if (p)
+		*len = (size_t)(p - *code);
+	p = memchr(*code, '#', *len);
+	if (p) {
+		*len -= (size_t)(p + 1 - *code);
+		*code = p + 1;
+	}
+}
+
+static json_t *first_string(json_t *obj, const char *a, const char *b)
+{
+	json_t *v = json_object_get(obj, a);
+
+	if (!json_is_string(v))
+		v = json_object_get(obj, b);
+	return json_is_string(v) ? v : NULL;
+}
+
+/* A body that is not a JSON object (an HTML page from a proxy or load
+ * balancer, an empty or truncated body) leaves type "" and http_status
+ * says what happened; its first bytes, made log-safe, become message. */
+void ddb_error_from_response(long http_status, const char *body, size_t len,
+			     struct ddb_error *err)
+{
+	const char *code = "", *msg = body;
+	size_t code_len = 0, msg_len = body ? len : 0;
+	json_t *root = NULL, *v;
+
+	if (!err)
+		return;
+	memset(err, 0, sizeof(*err));
+	err->http_status = http_status;
+	if (body && len)
+		root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+	if (json_is_object(root)) {
+		v = first_string(root, "__type", "code");
+		if (v) {
+			code = json_string_value(v);
+			code_len = json_string_length(v);
+			code_sanitise(&code, &code_len);
+		}
+		v = first_string(root, "message", "Message");
+		msg = v ? json_string_value(v) : "";
+		msg_len = v ? json_string_length(v) : 0;
+	}
+	err->cls = classify(code, code_len, http_status, &err->throttled);
+	text_copy(err->type, sizeof(err->type), code, code_len);
+	text_copy(err->message, sizeof(err->message), msg, msg_len);
+	json_decref(root);
+}
+
+void ddb_error_set(struct ddb_error *err, enum ddb_error_class cls, long http_status,
+		   const char *type, const char *message)
+{
+	if (!err)
+		return;
+	memset(err, 0, sizeof(*err));
+	err->cls = cls;
+	err->http_status = http_status;
+	text_copy(err->type, sizeof(err->type), type, type ? strlen(type) : 0);
+	text_copy(err->message, sizeof(err->message), message, message ? strlen(message) : 0);
+}
