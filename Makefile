@@ -71,9 +71,15 @@ check-fast: all tests
 deps:
 	scripts/install-deps.sh
 
+# Installs what is missing, builds, then runs dynalite and sessiond with
+# conf/sessiond.dev.conf until Ctrl-C.
+run: deps all
+	scripts/run.sh
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/sessiond
 	install -m 0755 $(BUILD)/sessiond $(DESTDIR)$(PREFIX)/bin/sessiond
+	install -m 0644 conf/sessiond.conf $(DESTDIR)$(PREFIX)/etc/sessiond/sessiond.conf.example
 
 clean:
 	rm -rf $(BUILD)
@@ -83,6 +89,7 @@ format:
 
 help:
 	@echo "make            build $(BUILD)/sessiond"
+	@echo "make run        install what is missing, build, run dynalite + sessiond (Ctrl-C stops)"
 	@echo "make check      install what is missing, build, run all tests (also under ASan+UBSan)"
 	@echo "make check-fast build and run all tests once, no installs, no sanitizers"
 	@echo "make install    install into PREFIX (default /usr/local)"

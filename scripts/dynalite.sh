@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Starts and stops a local dynalite (the DynamoDB engine for tests and
 # `make run`) on a free loopback port.
-#   scripts/dynalite.sh start DIR [--ssl]  start; DIR gets pid, port, log;
-#                                          prints the endpoint URL
+#   scripts/dynalite.sh start DIR [--ssl] [--path DATA]
+#                                          start; DIR gets pid, port, log;
+#                                          prints the endpoint URL; --path
+#                                          keeps the data on disk in DATA
 #   scripts/dynalite.sh stop DIR           stop the one started in DIR
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}
 dir=${2:-}
-[[ -n $cmd && -n $dir ]] || { echo "usage: $0 start|stop DIR [--ssl]" >&2; exit 2; }
+[[ -n $cmd && -n $dir ]] || { echo "usage: $0 start|stop DIR [--ssl] [--path DATA]" >&2; exit 2; }
 
 case $cmd in
 start)
@@ -17,7 +19,15 @@ start)
 	rm -f "$dir/port"
 	scheme=http
 	extra=()
-	if [[ ${3:-} == --ssl ]]; then scheme=https; extra=(--ssl); fi
+	shift 2
+	while (($#)); do
+		case $1 in
+		--ssl) scheme=https; extra+=(--ssl) ;;
+		--path) extra+=(--path "$2"); shift ;;
+		*) echo "dynalite.sh: unknown option $1" >&2; exit 2 ;;
+		esac
+		shift
+	done
 	[[ -f $top/node_modules/dynalite/index.js ]] ||
 		{ echo "dynalite is not installed: run scripts/install-deps.sh" >&2; exit 1; }
 	node "$top/scripts/dynalite-server.js" --port-file "$dir/port" --createTableMs 50 \
@@ -47,7 +57,7 @@ stop)
 	rm -f "$dir/pid" "$dir/port"
 	;;
 *)
-	echo "usage: $0 start|stop DIR [--ssl]" >&2
+	echo "usage: $0 start|stop DIR [--ssl] [--path DATA]" >&2
 	exit 2
 	;;
 esac

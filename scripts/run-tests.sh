@@ -3,7 +3,8 @@
 # tests against a dynalite started here on free loopback ports (one plain,
 # one TLS with its expired self-signed certificate) and always stopped.
 #   scripts/run-tests.sh BUILD_DIR [--sanitize]
-# Ends with "N passed, N failed" summed over every Check suite.
+# Ends with "N passed, N failed" summed over every Check suite and the
+# Node test files (which drive BUILD_DIR/sessiond over HTTP).
 set -uo pipefail
 
 build=${1:?usage: run-tests.sh BUILD_DIR [--sanitize]}
@@ -28,10 +29,10 @@ cleanup() {
 trap cleanup EXIT
 
 passed=0 failed=0 broken=()
-run() { # run BINARY
+run() { # run COMMAND...
 	local out rc line
-	echo "== $1"
-	out=$("$1" 2>&1)
+	echo "== $*"
+	out=$("$@" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
 	line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' <<<"$out" | tail -n 1)
@@ -39,11 +40,15 @@ run() { # run BINARY
 		local n=${BASH_REMATCH[1]} f=$((BASH_REMATCH[2] + BASH_REMATCH[3]))
 		passed=$((passed + n - f))
 		failed=$((failed + f))
+	elif [[ $out =~ \#\ pass\ ([0-9]+) ]]; then
+		line="node"
+		passed=$((passed + BASH_REMATCH[1]))
+		[[ $out =~ \#\ fail\ ([0-9]+) ]] && failed=$((failed + BASH_REMATCH[1]))
 	fi
 	# A crash, sanitizer report or leak fails the binary even if Check
 	# had already printed its summary.
 	if ((rc != 0)); then
-		broken+=("$1 (exit $rc)")
+		broken+=("$* (exit $rc)")
 		[[ -n $line && ! $line =~ Failures:\ 0,\ Errors:\ 0 ]] || failed=$((failed + 1))
 	fi
 }
@@ -62,6 +67,10 @@ if compgen -G "$build/tests/integration/test_*" >/dev/null; then
 	for t in "$build"/tests/integration/test_*; do
 		[[ -x $t ]] && run "$t"
 	done
+	if compgen -G "tests/integration/*.test.js" >/dev/null; then
+		export SESSIOND_BIN=$build/sessiond
+		run node --test --test-reporter=tap --test-concurrency=2 tests/integration/
+	fi
 fi
 
 echo

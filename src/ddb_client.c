@@ -674,7 +674,9 @@ static void *ddb_io_thread(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&client->lock);
 		stop = client->stopping;
-		ddb_queue_splice(&client->ready, &client->inbox);
+		/* New calls pass through the backoff queue, which releases
+		 * them when due: at once unless submitted with a delay. */
+		ddb_queue_splice(&client->backoff, &client->inbox);
 		pthread_mutex_unlock(&client->lock);
 		if (stop)
 			break;
@@ -896,6 +898,13 @@ void ddb_client_free(struct ddb_client *client)
 enum error_code ddb_client_submit(struct ddb_client *client, const struct ddb_request *req,
 				  ddb_done_fn done, void *arg)
 {
+	return ddb_client_submit_delayed(client, req, 0, done, arg);
+}
+
+enum error_code ddb_client_submit_delayed(struct ddb_client *client,
+					  const struct ddb_request *req, long delay_ms,
+					  ddb_done_fn done, void *arg)
+{
 	struct ddb_call *call = NULL;
 	enum error_code rc = ERROR_NOMEM;
 	struct buf body;
@@ -919,6 +928,7 @@ enum error_code ddb_client_submit(struct ddb_client *client, const struct ddb_re
 		goto out;
 	call->done = done;
 	call->arg = arg;
+	call->due_ms = delay_ms > 0 ? ddb_now_ms() + delay_ms : 0;
 	buf_init(&call->response, client->max_response);
 	pthread_mutex_lock(&client->lock);
 	stopping = client->stopping;

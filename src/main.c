@@ -1,18 +1,200 @@
-/* main.c: the sessiond command line. So far it answers --help and
- * --version; the HTTP front end, settings file and signals arrive with the
- * HTTP API (see README). No logic lives here: only start and stop order. */
+/* main.c: sessiond's command line, start-up order and signals. No logic
+ * lives here: settings (conf), the DynamoDB client, the table check, the
+ * API and the HTTP server are started in that order and stopped in reverse.
+ * Signals are taken synchronously with sigwait in the main thread, so no
+ * code runs in signal-handler context. */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "sessiond/api.h"
+#include "sessiond/buf.h"
+#include "sessiond/conf.h"
+#include "sessiond/ddb_client.h"
+#include "sessiond/http_server.h"
+#include "sessiond/log.h"
+#include "sessiond/table.h"
 
 static void usage(FILE *out)
 {
 	fputs("usage: sessiond [-c FILE] [-t] [-h] [-V]\n"
-	      "  -c, --config FILE   settings file (default /etc/sessiond/sessiond.conf)\n"
-	      "  -t, --test-config   parse and validate FILE, then exit\n"
+	      "  -c, --config FILE   settings file (default " CONF_DEFAULT_PATH ")\n"
+	      "  -t, --test-config   parse and validate FILE, print \"configuration OK\"\n"
+	      "                      and exit 0; else print every error as FILE:LINE:\n"
+	      "                      message and exit 1\n"
 	      "  -h, --help          this text\n"
-	      "  -V, --version       print the version\n",
+	      "  -V, --version       print \"sessiond " SESSIOND_VERSION "\"\n"
+	      "Signals: SIGTERM/SIGINT finish in-flight requests and exit 0; SIGHUP\n"
+	      "re-reads auth.token_file and log.level.\n"
+	      "Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up error.\n",
 	      out);
+}
+
+/* Loads settings, printing every error; NULL-safe on failure. */
+static bool load_conf(const char *path, struct conf *conf)
+{
+	struct buf errors;
+	bool ok;
+
+	buf_init(&errors, 64 * 1024);
+	ok = conf_load(path, conf, &errors) == ERROR_OK;
+	if (!ok)
+		fputs(errors.data ? errors.data : "sessiond: out of memory\n", stderr);
+	buf_free(&errors);
+	return ok;
+}
+
+/* The tokens in force: those of the settings file plus auth.token_file. */
+static bool apply_tokens(struct http_server *http, const struct conf *conf)
+{
+	char **file_tokens = NULL, **all = NULL;
+	size_t n_file = 0, n = 0;
+	struct buf errors;
+	bool ok = false;
+
+	buf_init(&errors, 4096);
+	if (*conf->auth.token_file &&
+	    conf_read_token_file(conf->auth.token_file, &file_tokens, &n_file, &errors) !=
+		    ERROR_OK) {
+		log_error("%s", errors.data ? errors.data : "cannot read auth.token_file");
+		goto out;
+	}
+	all = calloc(conf->auth.n_tokens + n_file + 1, sizeof(*all));
+	if (!all)
+		goto out;
+	for (size_t i = 0; i < conf->auth.n_tokens; i++)
+		all[n++] = conf->auth.tokens[i];
+	for (size_t i = 0; i < n_file; i++)
+		all[n++] = file_tokens[i];
+	ok = http_server_set_tokens(http, all, n) == ERROR_OK;
+	if (ok)
+		log_info("auth: %zu bearer token(s) accepted%s", n, n ? "" : " (auth is off)");
+out:
+	free(all);
+	conf_tokens_free(file_tokens, n_file);
+	buf_free(&errors);
+	return ok;
+}
+
+/* SIGHUP: the token file and the log level, from a fresh read of the
+ * settings file; a bad file keeps the old values. */
+static void reload(const char *path, struct http_server *http)
+{
+	struct conf fresh;
+
+	log_info("SIGHUP: reloading auth.token_file and log.level");
+	if (!load_conf(path, &fresh)) {
+		log_error("SIGHUP: %s has errors; keeping the current settings", path);
+		return;
+	}
+	log_set_level(fresh.log.level);
+	if (!apply_tokens(http, &fresh))
+		log_error("SIGHUP: keeping the current tokens");
+	conf_free(&fresh);
+}
+
+static struct ddb_client *start_ddb(const struct conf *conf)
+{
+	struct ddb_client_config cfg = {
+		.region = conf->dynamodb.region,
+		.endpoint = conf->dynamodb.endpoint,
+		.access_key_id = conf->credentials.access_key_id,
+		.secret_access_key = conf->credentials.secret_access_key,
+		.session_token = conf->credentials.session_token,
+		.proxy = conf->dynamodb.proxy,
+		.ca_file = conf->dynamodb.ca_file,
+		.max_connections = (unsigned)conf->dynamodb.max_connections,
+		.timeout_ms = (long)conf->dynamodb.timeout_ms,
+		.max_attempts = (unsigned)conf->dynamodb.max_attempts,
+	};
+	struct ddb_client *ddb;
+	enum error_code rc;
+
+	if (!*conf->credentials.access_key_id) {
+		fputs("sessiond: no AWS credentials found: set credentials.access_key_id and "
+		      "credentials.secret_access_key, or AWS_ACCESS_KEY_ID and "
+		      "AWS_SECRET_ACCESS_KEY\n",
+		      stderr);
+		return NULL;
+	}
+	ddb = ddb_client_new(&cfg, &rc);
+	if (!ddb)
+		fprintf(stderr, "sessiond: cannot start the DynamoDB client: %s\n", error_str(rc));
+	return ddb;
+}
+
+static int serve(const char *path, const struct conf *conf)
+{
+	struct ddb_client *ddb = NULL;
+	struct http_server *http = NULL;
+	struct api *api = NULL;
+	char why[512];
+	sigset_t set;
+	int sig, status = EXIT_FAILURE;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so every thread inherits it and
+	 * sigwait below is the only taker. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!(ddb = start_ddb(conf)))
+		goto out;
+	if (table_ensure(ddb, conf, why, sizeof(why)) != ERROR_OK) {
+		fprintf(stderr, "sessiond: %s\n", why);
+		goto out;
+	}
+	if (!(api = api_new(conf, ddb)))
+		goto out;
+	struct http_server_config hc = {
+		.address = conf->listen.address,
+		.port = (unsigned)conf->listen.port,
+		.threads = (unsigned)conf->listen.threads,
+		.max_connections = (unsigned)conf->limits.max_connections,
+		.connection_timeout = (unsigned)conf->limits.connection_timeout,
+		.max_body = (size_t)conf->limits.max_body,
+		.routes = api_routes(),
+		.ctx = api,
+	};
+	if (!(http = http_server_new(&hc, why, sizeof(why)))) {
+		fprintf(stderr, "sessiond: %s\n", why);
+		goto out;
+	}
+	api_set_http(api, http);
+	if (!apply_tokens(http, conf))
+		goto out;
+	log_info("listening on http://%s%s%s:%u (table %s, region %s)",
+		 strchr(conf->listen.address, ':') ? "[" : "", conf->listen.address,
+		 strchr(conf->listen.address, ':') ? "]" : "", http_server_port(http),
+		 conf->dynamodb.table, conf->dynamodb.region);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(path, http);
+			continue;
+		}
+		log_info("%s: finishing requests in flight, then stopping",
+			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	http_server_drain(http, (long)conf->limits.request_timeout_ms);
+	status = EXIT_SUCCESS;
+out:
+	/* The client goes first: its cancellations still answer suspended
+	 * requests through the running HTTP server. */
+	ddb_client_free(ddb);
+	http_server_free(http);
+	api_free(api);
+	if (status == EXIT_SUCCESS)
+		log_info("stopped");
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -24,26 +206,44 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	const char *path = CONF_DEFAULT_PATH;
+	bool test_only = false;
+	struct conf conf;
+	int ch, status;
 
 	while ((ch = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test_only = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_SUCCESS;
 		case 'V':
 			printf("sessiond %s\n", SESSIOND_VERSION);
 			return EXIT_SUCCESS;
-		case 'c':
-		case 't':
-			break;
 		default:
 			usage(stderr);
 			return EXIT_FAILURE;
 		}
 	}
-	fputs("sessiond: the HTTP service is not built yet; this build holds the "
-	      "DynamoDB client and its tests\n",
-	      stderr);
-	return EXIT_FAILURE;
+	if (optind < argc) {
+		fprintf(stderr, "sessiond: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return EXIT_FAILURE;
+	}
+	if (!load_conf(path, &conf))
+		return EXIT_FAILURE;
+	if (test_only) {
+		puts("configuration OK");
+		conf_free(&conf);
+		return EXIT_SUCCESS;
+	}
+	log_set_level(conf.log.level);
+	status = serve(path, &conf);
+	conf_free(&conf);
+	return status;
 }

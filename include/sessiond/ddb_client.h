@@ -79,6 +79,13 @@ void ddb_client_free(struct ddb_client *client);
 enum error_code ddb_client_submit(struct ddb_client *client, const struct ddb_request *req,
 				  ddb_done_fn done, void *arg);
 
+/* As ddb_client_submit, but the first attempt starts no sooner than
+ * delay_ms from now: for callers that back off between their own retries
+ * (a read-merge-write that lost a race) without holding a thread. */
+enum error_code ddb_client_submit_delayed(struct ddb_client *client,
+					  const struct ddb_request *req, long delay_ms,
+					  ddb_done_fn done, void *arg);
+
 /* Blocking wrapper for start-up code and tests: submits req and waits.
  * On return, *result is the caller's: clear it with ddb_result_clear.
  * Never call it from a completion callback (the I/O thread would wait on

@@ -1,0 +1,24 @@
+/* api.h: the endpoints of the session API (shared/spec/api.md), one small
+ * function each: parse, validate, call DynamoDB, answer. They run on
+ * libmicrohttpd's workers and finish on the DynamoDB client's I/O thread. */
+#ifndef SESSIOND_API_H
+#define SESSIOND_API_H
+
+#include "sessiond/conf.h"
+#include "sessiond/ddb_client.h"
+#include "sessiond/http_server.h"
+
+struct api;
+
+/* conf and ddb are borrowed and must outlive the api. NULL when out of
+ * memory. */
+struct api *api_new(const struct conf *conf, struct ddb_client *ddb);
+void api_free(struct api *api);
+
+/* Lets /metrics read the server's counters (set once after start). */
+void api_set_http(struct api *api, struct http_server *http);
+
+/* The routing table for http_server_config.routes (static). */
+const struct http_route *api_routes(void);
+
+#endif

@@ -1,0 +1,119 @@
+/* http_server.h: the HTTP front end on libmicrohttpd. It owns the listener,
+ * the worker threads, routing, request ids, bearer-token auth, bounded
+ * bodies and the refusal of hostile requests; handlers (api.c) see only a
+ * validated request and answer it now or later from any thread. */
+#ifndef SESSIOND_HTTP_SERVER_H
+#define SESSIOND_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sessiond/error.h"
+
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+	HTTP_PUT = 1 << 3,
+	HTTP_PATCH = 1 << 4,
+	HTTP_DELETE = 1 << 5,
+};
+
+enum http_body {
+	HTTP_BODY_NONE,        /* a body is refused (415 if it has a content type) */
+	HTTP_BODY_JSON,        /* application/json, may be empty where the handler allows */
+	HTTP_BODY_MERGE_PATCH, /* application/merge-patch+json */
+};
+
+struct http_request;
+typedef void (*http_handler_fn)(void *ctx, struct http_request *req);
+
+/* One row of the routing table. A pattern is a path whose "{id}" segment
+ * matches a session id (decoded, validated: 400 when it is not one). */
+struct http_route {
+	const char *pattern;   /* "/v1/sessions/{id}/touch" */
+	enum http_method method;
+	const char *name;      /* for logs and metrics: "touch" */
+	enum http_body body;
+	bool auth;             /* bearer token required when tokens are configured */
+	http_handler_fn handler;
+};
+
+struct http_server_config {
+	const char *address;           /* IPv4 or IPv6 literal */
+	unsigned port;                 /* 0: any free port */
+	unsigned threads;              /* 0: number of CPUs */
+	unsigned max_connections;
+	unsigned connection_timeout;   /* seconds */
+	size_t max_body;
+	const struct http_route *routes; /* borrowed, ends with a NULL pattern */
+	void *ctx;                       /* passed to every handler */
+};
+
+struct http_server;
+
+/* Binds, listens and starts the worker threads. NULL on failure with one
+ * line in why (e.g. "127.0.0.1:8080: Address already in use"). */
+struct http_server *http_server_new(const struct http_server_config *cfg, char *why,
+				    size_t why_len);
+
+/* The port actually bound (useful with port 0). */
+unsigned http_server_port(const struct http_server *srv);
+
+/* Replaces the accepted bearer tokens (copied; n = 0: no auth). Safe from
+ * any thread while serving: SIGHUP reloads use it. */
+enum error_code http_server_set_tokens(struct http_server *srv, char *const *tokens, size_t n);
+
+/* Stops accepting new connections and waits up to grace_ms for requests in
+ * flight to be answered. Keep-alive connections are closed after their
+ * current request. The DynamoDB client must be freed after this (so its
+ * cancellations still answer suspended requests) and before
+ * http_server_free. */
+void http_server_drain(struct http_server *srv, long grace_ms);
+
+/* Stops the threads and frees everything. Accepts NULL. */
+void http_server_free(struct http_server *srv);
+
+/* Counters for /metrics. */
+struct http_server_stats {
+	uint64_t requests;
+	uint64_t in_flight;
+	uint64_t by_class[6]; /* responses by status class: [2] = 2xx ... [5] = 5xx */
+};
+void http_server_stats(struct http_server *srv, struct http_server_stats *out);
+
+/* ---- for handlers -------------------------------------------------------- */
+
+enum http_method http_request_method(const struct http_request *req);
+/* The decoded, validated {id} of the route, or "" when it has none. */
+const char *http_request_id(const struct http_request *req);
+/* The body (NUL-terminated, len may be 0); borrowed from req. */
+const char *http_request_body(const struct http_request *req, size_t *len);
+/* A request header (first of its name) or NULL; borrowed. */
+const char *http_request_header(const struct http_request *req, const char *name);
+/* The raw (still percent-encoded) value of query parameter name, copied
+ * into out: 1 when found, 0 when absent, -1 when longer than n - 1. */
+int http_request_query(const struct http_request *req, const char *name, char *out, size_t n);
+/* The request id, as echoed in X-Request-Id. */
+const char *http_request_rid(const struct http_request *req);
+/* Lets the handler note the DynamoDB attempts it used, for the log line. */
+void http_request_add_attempts(struct http_request *req, unsigned attempts);
+
+/* Adds a response header (copied). Before http_respond only. */
+enum error_code http_add_header(struct http_request *req, const char *name, const char *value);
+
+/* Answers req with body (owned: freed by the server; may be NULL with len
+ * 0). Callable once per request, from the handler or later from any thread
+ * (the connection is resumed then). */
+void http_respond(struct http_request *req, unsigned status, const char *content_type,
+		  char *body, size_t len);
+
+/* Answers with an RFC 9457 problem document; detail may be NULL. */
+void http_respond_problem(struct http_request *req, unsigned status, const char *detail);
+
+/* A handler that will answer later calls this before starting the work
+ * that answers, so the worker thread goes back to serving others. */
+void http_suspend(struct http_request *req);
+
+#endif

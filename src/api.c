@@ -1,0 +1,936 @@
+/* api.c: the session endpoints (api.h). Each handler validates the request
+ * fully before anything reaches DynamoDB, suspends the connection, and
+ * carries on in DynamoDB completion callbacks (an "op" holds the state
+ * between steps). Writes that must not lose updates are conditional on the
+ * item's version, so every 2xx here means DynamoDB accepted the write. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "sessiond/api.h"
+#include "sessiond/buf.h"
+#include "sessiond/log.h"
+#include "sessiond/session.h"
+
+#define API_MAX_TRIES 8          /* read-merge-write rounds before 409 */
+#define API_READY_CACHE_MS 2000  /* /readyz answers from a cached check */
+#define API_ITEM_MAX (400 * 1024) /* DynamoDB's item size limit */
+#define API_ITEM_OVERHEAD 1024   /* room for key, names and numbers */
+#define API_JSON "application/json; charset=utf-8"
+
+struct api {
+	const struct conf *conf;
+	struct ddb_client *ddb;
+	struct http_server *http;
+	/* /readyz: the last DescribeTable outcome, shared by all workers. */
+	pthread_mutex_t ready_lock;
+	int64_t ready_at_ms;
+	bool ready_ok;
+	char ready_reason[160];
+	_Atomic uint64_t conflicts;
+};
+
+enum api_step {
+	STEP_CREATE,
+	STEP_GET,
+	STEP_PUT_REPLACE, /* update an existing, live item */
+	STEP_PUT_CREATE,  /* create where absent or expired */
+	STEP_PUT_IF,      /* If-Match / If-None-Match: one conditional write */
+	STEP_PATCH_READ,
+	STEP_PATCH_WRITE,
+	STEP_TOUCH,
+	STEP_DELETE,
+	STEP_READY,
+};
+
+/* One request's state from its handler to its answer. */
+struct api_op {
+	struct api *api;
+	struct http_request *req;
+	enum api_step step;
+	int tries;
+	int64_t now;
+	char *key;              /* prefix + id */
+	struct session sess;    /* as read, or as about to be written */
+	json_t *patch;          /* PATCH body */
+	bool has_ttl;           /* PATCH ?ttl= */
+	int64_t ttl;
+	bool has_if_match, if_match_any, if_none_match;
+	int64_t if_match;
+	int64_t old_version;    /* the version a conditional write expects */
+};
+
+static int64_t api_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wall-clock seconds. Not time(2): glibc serves it from the coarse clock,
+ * which may still read the previous second for a few milliseconds after a
+ * client has seen the next one. */
+static int64_t api_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static void api_op_free(struct api_op *op)
+{
+	if (!op)
+		return;
+	free(op->key);
+	session_clear(&op->sess);
+	json_decref(op->patch);
+	free(op);
+}
+
+static struct api_op *api_op_new(struct api *api, struct http_request *req, enum api_step step)
+{
+	struct api_op *op = calloc(1, sizeof(*op));
+	struct buf key;
+
+	if (!op)
+		return NULL;
+	op->api = api;
+	op->req = req;
+	op->step = step;
+	op->now = api_now();
+	buf_init(&key, 0);
+	if (buf_append_str(&key, api->conf->dynamodb.prefix) != ERROR_OK ||
+	    buf_append_str(&key, http_request_id(req)) != ERROR_OK) {
+		buf_free(&key);
+		free(op);
+		return NULL;
+	}
+	op->key = buf_steal(&key);
+	snprintf(op->sess.id, sizeof(op->sess.id), "%s", http_request_id(req));
+	return op;
+}
+
+/* ---- answers ----------------------------------------------------------------- */
+
+static void api_respond_json(struct http_request *req, unsigned status, json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT);
+
+	json_decref(doc);
+	if (!text) {
+		http_respond_problem(req, 500, "out of memory");
+		return;
+	}
+	http_respond(req, status, API_JSON, text, strlen(text));
+}
+
+/* Answers with the session resource, its ETag and, on create, Location. */
+static void api_respond_session(struct api_op *op, unsigned status)
+{
+	char etag[32], location[SESSION_ID_MAX + 32];
+	char *text = session_to_json(&op->sess);
+
+	if (!text) {
+		http_respond_problem(op->req, 500, "out of memory");
+		return;
+	}
+	session_etag(op->sess.version, etag, sizeof(etag));
+	http_add_header(op->req, "ETag", etag);
+	if (status == 201) {
+		snprintf(location, sizeof(location), "/v1/sessions/%s", op->sess.id);
+		http_add_header(op->req, "Location", location);
+	}
+	http_respond(op->req, status, API_JSON, text, strlen(text));
+}
+
+static void api_done_session(struct api_op *op, unsigned status)
+{
+	api_respond_session(op, status);
+	api_op_free(op);
+}
+
+/* Answers a failed DynamoDB call. Never 2xx; 503 (with Retry-After) when
+ * another try later may work; no upstream text beyond its error code. */
+static void api_respond_ddb_error(struct http_request *req, const struct ddb_result *res)
+{
+	char detail[128];
+
+	switch (res->rc) {
+	case ERROR_UNAVAILABLE:
+	case ERROR_IO:
+	case ERROR_TIMEOUT:
+	case ERROR_CANCELLED:
+		http_add_header(req, "Retry-After", "1");
+		snprintf(detail, sizeof(detail), "DynamoDB is unavailable (%s)",
+			 res->err.type[0] ? res->err.type : error_str(res->rc));
+		http_respond_problem(req, 503, detail);
+		break;
+	case ERROR_UPSTREAM:
+		snprintf(detail, sizeof(detail), "DynamoDB refused the request (%s)",
+			 res->err.type[0] ? res->err.type : "unknown");
+		http_respond_problem(req, 502, detail);
+		break;
+	default:
+		http_respond_problem(req, 500, error_str(res->rc));
+		break;
+	}
+}
+
+/* Ends an op with a DynamoDB failure. */
+static void api_fail(struct api_op *op, const struct ddb_result *res)
+{
+	log_warn("request rid=%s: DynamoDB %s (%s)", http_request_rid(op->req),
+		 error_str(res->rc), res->err.type);
+	api_respond_ddb_error(op->req, res);
+	api_op_free(op);
+}
+
+static void api_finish(struct api_op *op, unsigned status, const char *detail)
+{
+	http_respond_problem(op->req, status, detail);
+	api_op_free(op);
+}
+
+/* A body or parameter the session module refused: the client's fault only
+ * when it says ERROR_PARSE. */
+static void api_finish_parse(struct api_op *op, enum error_code rc,
+			     const struct session_why *why)
+{
+	if (rc == ERROR_PARSE)
+		api_finish(op, 400, why->detail);
+	else
+		api_finish(op, 500, error_str(rc));
+}
+
+/* ---- DynamoDB requests --------------------------------------------------------- */
+
+static void api_on_ddb(void *arg, struct ddb_result *res);
+
+/* Sends r for op; on failure to queue, answers and frees op. */
+static void api_send(struct api_op *op, const struct ddb_request *r, long delay_ms)
+{
+	enum error_code rc = ddb_client_submit_delayed(op->api->ddb, r, delay_ms, api_on_ddb, op);
+
+	if (rc != ERROR_OK) {
+		struct ddb_result res = { .rc = rc };
+		api_fail(op, &res);
+	}
+}
+
+static enum error_code api_key_item(const struct api_op *op, struct ddb_item *key)
+{
+	return ddb_item_add_s(key, op->api->conf->dynamodb.hash_key, op->key, strlen(op->key));
+}
+
+static void api_send_get(struct api_op *op, bool consistent, long delay_ms)
+{
+	struct ddb_item key = { 0 };
+	struct ddb_request r = {
+		.op = DDB_OP_GET_ITEM,
+		.table = op->api->conf->dynamodb.table,
+		.key = &key,
+		.consistent_read = consistent,
+	};
+
+	if (api_key_item(op, &key) != ERROR_OK) {
+		api_finish(op, 500, "out of memory");
+		return;
+	}
+	api_send(op, &r, delay_ms);
+	ddb_item_clear(&key);
+}
+
+/* Writes op->sess whole with PutItem under condition (which may name #k
+ * and #e, and use :now). */
+static void api_send_put(struct api_op *op, const char *condition)
+{
+	const struct conf *c = op->api->conf;
+	struct ddb_item item = { 0 }, values = { 0 };
+	struct ddb_name names[] = { { "#k", c->dynamodb.hash_key }, { "#e", "expires" } };
+	struct ddb_request r = {
+		.op = DDB_OP_PUT_ITEM,
+		.table = c->dynamodb.table,
+		.item = &item,
+		.condition = condition,
+		.names = names,
+		.n_names = strstr(condition, "#e") ? 2 : 1,
+		.values = strstr(condition, ":now") ? &values : NULL,
+	};
+
+	if (session_to_item(&op->sess, c->dynamodb.hash_key, c->dynamodb.prefix, &item) !=
+		    ERROR_OK ||
+	    ddb_item_add_n_i64(&values, ":now", op->now) != ERROR_OK) {
+		api_finish(op, 500, "out of memory");
+		goto out;
+	}
+	api_send(op, &r, 0);
+out:
+	ddb_item_clear(&item);
+	ddb_item_clear(&values);
+}
+
+/* Adds the attribute attr of item as expression value name. */
+static enum error_code api_value_from(struct ddb_item *values, const char *name,
+				      const struct ddb_item *item, const char *attr)
+{
+	const struct ddb_attr *a = ddb_item_get(item, attr);
+
+	if (!a)
+		return ERROR_INVALID;
+	if (a->type == DDB_TYPE_N)
+		return ddb_item_add_n(values, name, a->value);
+	return ddb_item_add_s(values, name, a->value, a->value_len);
+}
+
+enum api_update {
+	API_SET_DATA = 1 << 0,    /* sess and type */
+	API_SET_EXPIRES = 1 << 1,
+	API_BUMP_VERSION = 1 << 2, /* version = old + 1, computed by DynamoDB */
+	API_SET_VERSION = 1 << 3,  /* version = op->sess.version */
+};
+
+/* UpdateItem of the live item at op->key: sets what `what` says, on
+ * condition "exists and not expired" plus extra_condition (which may use
+ * #v and :old = op->old_version). Returns ALL_NEW. */
+static void api_send_update(struct api_op *op, unsigned what, const char *extra_condition)
+{
+	const struct conf *c = op->api->conf;
+	struct ddb_item key = { 0 }, item = { 0 }, values = { 0 };
+	struct ddb_name names[6];
+	struct buf update, condition;
+	size_t n = 0;
+	bool ok = true, need_v = (what & (API_BUMP_VERSION | API_SET_VERSION)) || extra_condition;
+
+	buf_init(&update, 0);
+	buf_init(&condition, 0);
+	names[n++] = (struct ddb_name){ "#k", c->dynamodb.hash_key };
+	names[n++] = (struct ddb_name){ "#e", "expires" };
+	if (what & API_SET_DATA) {
+		names[n++] = (struct ddb_name){ "#s", "sess" };
+		names[n++] = (struct ddb_name){ "#t", "type" };
+	}
+	if (need_v)
+		names[n++] = (struct ddb_name){ "#v", "version" };
+	ok = session_to_item(&op->sess, c->dynamodb.hash_key, c->dynamodb.prefix, &item) ==
+		     ERROR_OK &&
+	     api_key_item(op, &key) == ERROR_OK &&
+	     ddb_item_add_n_i64(&values, ":now", op->now) == ERROR_OK;
+	buf_append_str(&update, "SET ");
+	if (ok && (what & API_SET_DATA)) {
+		ok = api_value_from(&values, ":s", &item, "sess") == ERROR_OK &&
+		     api_value_from(&values, ":t", &item, "type") == ERROR_OK;
+		buf_append_str(&update, "#s = :s, #t = :t, ");
+	}
+	if (ok && (what & API_SET_EXPIRES)) {
+		ok = api_value_from(&values, ":e", &item, "expires") == ERROR_OK;
+		buf_append_str(&update, "#e = :e, ");
+	}
+	if (ok && (what & API_BUMP_VERSION)) {
+		ok = ddb_item_add_n_i64(&values, ":zero", 0) == ERROR_OK &&
+		     ddb_item_add_n_i64(&values, ":one", 1) == ERROR_OK;
+		buf_append_str(&update, "#v = if_not_exists(#v, :zero) + :one, ");
+	}
+	if (ok && (what & API_SET_VERSION)) {
+		ok = api_value_from(&values, ":nv", &item, "version") == ERROR_OK;
+		buf_append_str(&update, "#v = :nv, ");
+	}
+	if (update.len >= 2)
+		update.data[update.len -= 2] = '\0'; /* the last ", " */
+	buf_append_str(&condition, "attribute_exists(#k) AND #e > :now");
+	if (ok && extra_condition) {
+		buf_printf(&condition, " AND (%s)", extra_condition);
+		if (strstr(extra_condition, ":old"))
+			ok = ddb_item_add_n_i64(&values, ":old", op->old_version) == ERROR_OK;
+	}
+	if (!ok || !update.data || !condition.data) {
+		api_finish(op, 500, "out of memory");
+		goto out;
+	}
+	struct ddb_request r = {
+		.op = DDB_OP_UPDATE_ITEM,
+		.table = c->dynamodb.table,
+		.key = &key,
+		.update = update.data,
+		.condition = condition.data,
+		.names = names,
+		.n_names = n,
+		.values = &values,
+		.return_values = DDB_RETURN_ALL_NEW,
+	};
+	api_send(op, &r, 0);
+out:
+	buf_free(&update);
+	buf_free(&condition);
+	ddb_item_clear(&key);
+	ddb_item_clear(&item);
+	ddb_item_clear(&values);
+}
+
+/* The condition "version is still old_version"; connect-dynamodb items
+ * have no version attribute, which counts as version 0. */
+static const char *api_version_condition(const struct api_op *op)
+{
+	return op->old_version == 0 ? "attribute_not_exists(#v) OR #v = :old" : "#v = :old";
+}
+
+/* Reads the session a write returned (ALL_NEW) into op->sess. */
+static bool api_take_item(struct api_op *op, const struct ddb_result *res)
+{
+	const struct conf *c = op->api->conf;
+
+	session_clear(&op->sess);
+	return res->resp.has_item &&
+	       session_from_item(&res->resp.item, c->dynamodb.hash_key, c->dynamodb.prefix,
+				 &op->sess) == ERROR_OK;
+}
+
+/* Sends the first write of a PATCH round: data merged, version + 1. */
+static void api_patch_write(struct api_op *op)
+{
+	unsigned what = API_SET_DATA | API_SET_VERSION;
+
+	op->old_version = op->sess.version;
+	op->sess.version++;
+	if (op->has_ttl) {
+		op->sess.expires = op->now + op->ttl;
+		what |= API_SET_EXPIRES;
+	}
+	op->step = STEP_PATCH_WRITE;
+	api_send_update(op, what, api_version_condition(op));
+}
+
+/* Another round after losing a race, or 409 once API_MAX_TRIES are spent.
+ * The randomized pause keeps two writers from colliding in lockstep. */
+static void api_retry(struct api_op *op, enum api_step step)
+{
+	unsigned char r;
+	long delay;
+
+	atomic_fetch_add(&op->api->conflicts, 1);
+	if (++op->tries >= API_MAX_TRIES) {
+		api_finish(op, 409, "the session kept changing; try again");
+		return;
+	}
+	if (RAND_bytes(&r, 1) != 1)
+		r = 0;
+	delay = 1 + (long)(r % (2u << (op->tries < 5 ? op->tries : 5)));
+	op->step = step;
+	if (step == STEP_PATCH_READ) {
+		op->now = api_now();
+		api_send_get(op, true, delay);
+	} else {
+		op->step = STEP_PUT_REPLACE;
+		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
+	}
+}
+
+/* A session read for PATCH: 404, 412, or merge and write. */
+static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
+{
+	const struct conf *c = op->api->conf;
+	json_t *data;
+	char *text;
+	size_t size;
+
+	if (!res->resp.has_item) {
+		api_finish(op, 404, "no such session");
+		return;
+	}
+	session_clear(&op->sess);
+	if (session_from_item(&res->resp.item, c->dynamodb.hash_key, c->dynamodb.prefix,
+			      &op->sess) != ERROR_OK) {
+		api_finish(op, 500, "the stored session cannot be read");
+		return;
+	}
+	if (session_expired(&op->sess, op->now)) {
+		api_finish(op, 404, "no such session");
+		return;
+	}
+	if (op->has_if_match && !op->if_match_any && op->if_match != op->sess.version) {
+		api_finish(op, 412, "the session's version does not match If-Match");
+		return;
+	}
+	data = op->sess.data;
+	if (session_merge_patch(data, op->patch) != ERROR_OK) {
+		api_finish(op, 500, "out of memory");
+		return;
+	}
+	text = json_dumps(data, JSON_COMPACT);
+	size = text ? strlen(text) : 0;
+	free(text);
+	if (size + strlen(op->key) + API_ITEM_OVERHEAD > API_ITEM_MAX) {
+		api_finish(op, 413, "the patched session is over DynamoDB's 400 KB item limit");
+		return;
+	}
+	api_patch_write(op);
+}
+
+/* A DynamoDB call of op finished: the next step, or the answer. */
+static void api_on_ddb(void *arg, struct ddb_result *res)
+{
+	struct api_op *op = arg;
+	bool cond = res->rc == ERROR_CONDITION;
+
+	http_request_add_attempts(op->req, res->attempts);
+	if (res->rc != ERROR_OK && !cond) {
+		api_fail(op, res);
+		return;
+	}
+	switch (op->step) {
+	case STEP_CREATE:
+		if (cond) /* a 192-bit id collided: astronomically unlikely */
+			api_finish(op, 500, "session id collision");
+		else
+			api_done_session(op, 201);
+		return;
+	case STEP_GET: {
+		const struct conf *c = op->api->conf;
+		session_clear(&op->sess);
+		if (!res->resp.has_item)
+			api_finish(op, 404, "no such session");
+		else if (session_from_item(&res->resp.item, c->dynamodb.hash_key,
+					   c->dynamodb.prefix, &op->sess) != ERROR_OK)
+			api_finish(op, 500, "the stored session cannot be read");
+		else if (session_expired(&op->sess, op->now))
+			api_finish(op, 404, "no such session");
+		else
+			api_done_session(op, 200);
+		return;
+	}
+	case STEP_PUT_REPLACE:
+		if (!cond) {
+			if (!api_take_item(op, res))
+				api_finish(op, 500, "the stored session cannot be read");
+			else
+				api_done_session(op, 200);
+			return;
+		}
+		/* Absent or expired: create it, unless someone beats us to it. */
+		op->step = STEP_PUT_CREATE;
+		op->sess.version = 1;
+		api_send_put(op, "attribute_not_exists(#k) OR #e <= :now");
+		return;
+	case STEP_PUT_CREATE:
+		if (cond)
+			api_retry(op, STEP_PUT_REPLACE);
+		else
+			api_done_session(op, 201);
+		return;
+	case STEP_PUT_IF:
+		if (cond)
+			api_finish(op, 412, op->if_none_match ? "the session exists"
+							      : "the session's version does not "
+								"match If-Match");
+		else if (op->if_none_match)
+			api_done_session(op, 201);
+		else if (!api_take_item(op, res))
+			api_finish(op, 500, "the stored session cannot be read");
+		else
+			api_done_session(op, 200);
+		return;
+	case STEP_PATCH_READ:
+		api_on_patch_read(op, res);
+		return;
+	case STEP_PATCH_WRITE:
+		if (cond)
+			api_retry(op, STEP_PATCH_READ);
+		else if (!api_take_item(op, res))
+			api_finish(op, 500, "the stored session cannot be read");
+		else
+			api_done_session(op, 200);
+		return;
+	case STEP_TOUCH:
+		if (cond || !api_take_item(op, res)) {
+			api_finish(op, 404, "no such session");
+			return;
+		}
+		api_respond_json(op->req, 200,
+				 json_pack("{s:s, s:I, s:I}", "id", op->sess.id, "expires",
+					   (json_int_t)op->sess.expires, "version",
+					   (json_int_t)op->sess.version));
+		api_op_free(op);
+		return;
+	case STEP_DELETE:
+		http_respond(op->req, 204, NULL, NULL, 0);
+		api_op_free(op);
+		return;
+	case STEP_READY:
+		break;
+	}
+	api_op_free(op);
+}
+
+/* ---- handlers ---------------------------------------------------------------- */
+
+/* Starts op's handling: the worker goes back to serving others. */
+static struct api_op *api_begin(void *ctx, struct http_request *req, enum api_step step)
+{
+	struct api_op *op = api_op_new(ctx, req, step);
+
+	if (!op) {
+		http_respond_problem(req, 500, "out of memory");
+		return NULL;
+	}
+	return op;
+}
+
+/* Parses a JSON body of kind into op->sess (data, expires); answers 400 on
+ * a bad one. */
+static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
+{
+	const struct conf *c = op->api->conf;
+	struct session_body b = { 0 };
+	struct session_why why = { { 0 } };
+	enum error_code rc;
+	const char *body;
+	size_t len;
+
+	body = http_request_body(op->req, &len);
+	rc = session_body_parse(kind, body, len, op->now, c->session.max_ttl, &b, &why);
+	if (rc != ERROR_OK) {
+		api_finish_parse(op, rc, &why);
+		return false;
+	}
+	json_decref(op->sess.data);
+	op->sess.data = b.data ? json_incref(b.data) : json_object();
+	if (b.has_expires)
+		op->sess.expires = b.expires;
+	else
+		op->sess.expires = op->now + (b.has_ttl ? b.ttl : c->session.default_ttl);
+	session_body_clear(&b);
+	if (!op->sess.data) {
+		api_finish(op, 500, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+static void api_create(void *ctx, struct http_request *req)
+{
+	struct api_op *op = api_begin(ctx, req, STEP_CREATE);
+
+	if (!op || !api_parse_body(op, SESSION_BODY_CREATE))
+		return;
+	if (session_id_new(op->sess.id) != ERROR_OK) {
+		api_finish(op, 500, "no randomness for a session id");
+		return;
+	}
+	free(op->key);
+	op->key = NULL;
+	if (asprintf(&op->key, "%s%s", op->api->conf->dynamodb.prefix, op->sess.id) < 0) {
+		op->key = NULL;
+		api_finish(op, 500, "out of memory");
+		return;
+	}
+	op->sess.version = 1;
+	http_suspend(req);
+	api_send_put(op, "attribute_not_exists(#k)");
+}
+
+static void api_get(void *ctx, struct http_request *req)
+{
+	struct api_op *op = api_begin(ctx, req, STEP_GET);
+
+	if (!op)
+		return;
+	http_suspend(req);
+	api_send_get(op, op->api->conf->dynamodb.consistent_read, 0);
+}
+
+/* If-Match / If-None-Match of a PUT or PATCH; answers 400 on a bad one. */
+static bool api_preconditions(struct api_op *op, bool allow_none_match)
+{
+	const char *im = http_request_header(op->req, "If-Match");
+	const char *inm = http_request_header(op->req, "If-None-Match");
+
+	if (im) {
+		if (!session_if_match_parse(im, &op->if_match, &op->if_match_any)) {
+			api_finish(op, 400, "If-Match must be one ETag such as \"3\", or *");
+			return false;
+		}
+		op->has_if_match = true;
+	}
+	if (inm) {
+		if (!allow_none_match || strcmp(inm, "*") != 0 || im) {
+			api_finish(op, 400, "only If-None-Match: * is supported, on PUT, "
+					    "without If-Match");
+			return false;
+		}
+		op->if_none_match = true;
+	}
+	return true;
+}
+
+static void api_put(void *ctx, struct http_request *req)
+{
+	struct api_op *op = api_begin(ctx, req, STEP_PUT_REPLACE);
+
+	if (!op || !api_preconditions(op, true) || !api_parse_body(op, SESSION_BODY_PUT))
+		return;
+	http_suspend(req);
+	if (op->if_none_match) {
+		op->step = STEP_PUT_IF;
+		op->sess.version = 1;
+		api_send_put(op, "attribute_not_exists(#k) OR #e <= :now");
+	} else if (op->has_if_match && !op->if_match_any) {
+		op->step = STEP_PUT_IF;
+		op->old_version = op->if_match;
+		op->sess.version = op->if_match + 1;
+		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_SET_VERSION,
+				api_version_condition(op));
+	} else if (op->has_if_match) {
+		op->step = STEP_PUT_IF;
+		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
+	} else {
+		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
+	}
+}
+
+static void api_patch(void *ctx, struct http_request *req)
+{
+	struct api_op *op = api_begin(ctx, req, STEP_PATCH_READ);
+	struct session_why why = { { 0 } };
+	enum error_code rc;
+	char ttl[32];
+	const char *body;
+	size_t len;
+
+	if (!op || !api_preconditions(op, false))
+		return;
+	body = http_request_body(req, &len);
+	rc = session_patch_parse(body, len, &op->patch, &why);
+	if (rc != ERROR_OK) {
+		api_finish_parse(op, rc, &why);
+		return;
+	}
+	switch (http_request_query(req, "ttl", ttl, sizeof(ttl))) {
+	case 0:
+		break;
+	case 1:
+		rc = session_ttl_parse(ttl, op->api->conf->session.max_ttl, &op->ttl, &why);
+		if (rc != ERROR_OK) {
+			api_finish_parse(op, rc, &why);
+			return;
+		}
+		op->has_ttl = true;
+		break;
+	default:
+		api_finish(op, 400, "the ttl parameter is too long");
+		return;
+	}
+	http_suspend(req);
+	api_send_get(op, true, 0);
+}
+
+static void api_touch(void *ctx, struct http_request *req)
+{
+	struct api_op *op = api_begin(ctx, req, STEP_TOUCH);
+
+	if (!op || !api_parse_body(op, SESSION_BODY_TOUCH))
+		return;
+	http_suspend(req);
+	api_send_update(op, API_SET_EXPIRES, NULL);
+}
+
+static void api_delete(void *ctx, struct http_request *req)
+{
+	struct api_op *op = api_begin(ctx, req, STEP_DELETE);
+	struct ddb_item key = { 0 };
+	struct ddb_request r = { .op = DDB_OP_DELETE_ITEM, .key = &key };
+
+	if (!op)
+		return;
+	r.table = op->api->conf->dynamodb.table;
+	if (api_key_item(op, &key) != ERROR_OK) {
+		api_finish(op, 500, "out of memory");
+		return;
+	}
+	http_suspend(req);
+	api_send(op, &r, 0);
+	ddb_item_clear(&key);
+}
+
+static void api_healthz(void *ctx, struct http_request *req)
+{
+	(void)ctx;
+	api_respond_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* ---- readiness and metrics ----------------------------------------------------- */
+
+struct api_ready_wait {
+	struct api *api;
+	struct http_request *req;
+};
+
+static void api_ready_answer(struct http_request *req, bool ok, const char *reason)
+{
+	if (ok) {
+		api_respond_json(req, 200, json_pack("{s:s}", "status", "ready"));
+		return;
+	}
+	http_add_header(req, "Retry-After", "1");
+	http_respond_problem(req, 503, reason);
+}
+
+static void api_on_ready(void *arg, struct ddb_result *res)
+{
+	struct api_ready_wait *w = arg;
+	struct api *api = w->api;
+	bool ok = res->rc == ERROR_OK && (strcmp(res->resp.table_status, "ACTIVE") == 0 ||
+					  strcmp(res->resp.table_status, "UPDATING") == 0);
+	char reason[sizeof(api->ready_reason)];
+
+	if (ok)
+		reason[0] = '\0';
+	else if (res->rc == ERROR_OK)
+		snprintf(reason, sizeof(reason), "table %s is %s", api->conf->dynamodb.table,
+			 res->resp.table_status);
+	else
+		snprintf(reason, sizeof(reason), "DynamoDB DescribeTable failed: %s",
+			 res->err.type[0] ? res->err.type : error_str(res->rc));
+	pthread_mutex_lock(&api->ready_lock);
+	api->ready_ok = ok;
+	api->ready_at_ms = api_mono_ms();
+	memcpy(api->ready_reason, reason, sizeof(reason));
+	pthread_mutex_unlock(&api->ready_lock);
+	http_request_add_attempts(w->req, res->attempts);
+	api_ready_answer(w->req, ok, reason);
+	free(w);
+}
+
+/* DynamoDB answers for the table: checked at most every API_READY_CACHE_MS,
+ * so probes never turn into a DynamoDB call each. */
+static void api_readyz(void *ctx, struct http_request *req)
+{
+	struct api *api = ctx;
+	struct ddb_request r = { .op = DDB_OP_DESCRIBE_TABLE, .table = api->conf->dynamodb.table };
+	struct api_ready_wait *w;
+	char reason[sizeof(api->ready_reason)];
+	bool fresh, ok;
+
+	pthread_mutex_lock(&api->ready_lock);
+	fresh = api->ready_at_ms && api_mono_ms() - api->ready_at_ms < API_READY_CACHE_MS;
+	ok = api->ready_ok;
+	memcpy(reason, api->ready_reason, sizeof(reason));
+	pthread_mutex_unlock(&api->ready_lock);
+	if (fresh) {
+		api_ready_answer(req, ok, reason);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		http_respond_problem(req, 500, "out of memory");
+		return;
+	}
+	w->api = api;
+	w->req = req;
+	http_suspend(req);
+	if (ddb_client_submit(api->ddb, &r, api_on_ready, w) != ERROR_OK) {
+		free(w);
+		api_ready_answer(req, false, "DynamoDB client is shutting down");
+	}
+}
+
+static void api_metric(struct buf *b, const char *name, const char *type, const char *help,
+		       uint64_t value)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name,
+		   value);
+}
+
+static void api_metrics(void *ctx, struct http_request *req)
+{
+	struct api *api = ctx;
+	struct http_server_stats hs = { 0 };
+	struct ddb_client_stats ds;
+	struct buf b;
+
+	buf_init(&b, 0);
+	if (api->http)
+		http_server_stats(api->http, &hs);
+	ddb_client_stats(api->ddb, &ds);
+	buf_printf(&b, "# HELP sessiond_build_info Version of this build.\n"
+		       "# TYPE sessiond_build_info gauge\n"
+		       "sessiond_build_info{version=\"%s\"} 1\n", SESSIOND_VERSION);
+	api_metric(&b, "sessiond_http_requests_total", "counter", "HTTP requests received.",
+		   hs.requests);
+	buf_printf(&b, "# HELP sessiond_http_responses_total HTTP responses by status class.\n"
+		       "# TYPE sessiond_http_responses_total counter\n");
+	for (int i = 1; i < 6; i++)
+		buf_printf(&b, "sessiond_http_responses_total{class=\"%dxx\"} %" PRIu64 "\n", i,
+			   hs.by_class[i]);
+	api_metric(&b, "sessiond_http_requests_in_flight", "gauge",
+		   "HTTP requests being handled.", hs.in_flight);
+	api_metric(&b, "sessiond_dynamodb_requests_total", "counter",
+		   "DynamoDB requests submitted.", ds.submitted);
+	api_metric(&b, "sessiond_dynamodb_attempts_total", "counter",
+		   "DynamoDB HTTP attempts sent, retries included.", ds.attempts);
+	api_metric(&b, "sessiond_dynamodb_retries_total", "counter",
+		   "DynamoDB attempts after the first.", ds.retries);
+	api_metric(&b, "sessiond_dynamodb_throttles_total", "counter",
+		   "DynamoDB throttling errors.", ds.throttles);
+	api_metric(&b, "sessiond_dynamodb_connections", "gauge",
+		   "Open connections to DynamoDB.", ds.connections_open);
+	api_metric(&b, "sessiond_version_conflicts_total", "counter",
+		   "Conditional writes that lost a race and were retried.",
+		   atomic_load(&api->conflicts));
+	if (!b.data) {
+		http_respond_problem(req, 500, "out of memory");
+		return;
+	}
+	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+}
+
+/* ---- the table ------------------------------------------------------------------- */
+
+static const struct http_route api_route_table[] = {
+	{ "/v1/sessions", HTTP_POST, "create", HTTP_BODY_JSON, true, api_create },
+	{ "/v1/sessions/{id}", HTTP_GET, "get", HTTP_BODY_NONE, true, api_get },
+	{ "/v1/sessions/{id}", HTTP_PUT, "put", HTTP_BODY_JSON, true, api_put },
+	{ "/v1/sessions/{id}", HTTP_PATCH, "patch", HTTP_BODY_MERGE_PATCH, true, api_patch },
+	{ "/v1/sessions/{id}", HTTP_DELETE, "delete", HTTP_BODY_NONE, true, api_delete },
+	{ "/v1/sessions/{id}/touch", HTTP_POST, "touch", HTTP_BODY_JSON, true, api_touch },
+	{ "/healthz", HTTP_GET, "healthz", HTTP_BODY_NONE, false, api_healthz },
+	{ "/readyz", HTTP_GET, "readyz", HTTP_BODY_NONE, false, api_readyz },
+	{ "/metrics", HTTP_GET, "metrics", HTTP_BODY_NONE, false, api_metrics },
+	{ NULL, 0, NULL, HTTP_BODY_NONE, false, NULL },
+};
+
+const struct http_route *api_routes(void)
+{
+	return api_route_table;
+}
+
+struct api *api_new(const struct conf *conf, struct ddb_client *ddb)
+{
+	struct api *api = calloc(1, sizeof(*api));
+
+	if (!api)
+		return NULL;
+	api->conf = conf;
+	api->ddb = ddb;
+	pthread_mutex_init(&api->ready_lock, NULL);
+	return api;
+}
+
+void api_set_http(struct api *api, struct http_server *http)
+{
+	api->http = http;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	pthread_mutex_destroy(&api->ready_lock);
+	free(api);
+}

@@ -1,0 +1,567 @@
+/* conf.c: the settings table, libconfig parsing and validation (conf.h).
+ * One table lists every setting with its type, bounds and default; parsing
+ * walks the file, so that an unknown or mistyped setting is reported with
+ * its line instead of being silently ignored. Every error is collected, so
+ * `sessiond -t` shows them all at once. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "sessiond/conf.h"
+
+enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_STR_LIST, CONF_LEVEL, CONF_FORMAT };
+
+struct conf_entry {
+	const char *path; /* "group.name" */
+	enum conf_type type;
+	size_t offset;    /* of the field in struct conf */
+	int64_t min, max; /* CONF_INT bounds; CONF_STR: max length (0: none) */
+	int64_t def_int;  /* CONF_INT, CONF_BOOL default */
+	const char *def_str;
+};
+
+#define F(field) offsetof(struct conf, field)
+#define STR(p, field, def) { p, CONF_STR, F(field), 0, 4096, 0, def }
+#define INT(p, field, lo, hi, def) { p, CONF_INT, F(field), lo, hi, def, NULL }
+#define BOOL(p, field, def) { p, CONF_BOOL, F(field), 0, 0, def, NULL }
+
+/* The settings of shared/spec/config.md, in its order. */
+static const struct conf_entry conf_table[] = {
+	STR("listen.address", listen.address, "127.0.0.1"),
+	INT("listen.port", listen.port, 0, 65535, 8080),
+	INT("listen.threads", listen.threads, 0, 1024, 0),
+	INT("limits.max_connections", limits.max_connections, 1, 1000000, 10000),
+	INT("limits.connection_timeout", limits.connection_timeout, 1, 86400, 30),
+	INT("limits.max_body", limits.max_body, 1024, 16 << 20, 409600),
+	INT("limits.request_timeout_ms", limits.request_timeout_ms, 10, 600000, 5000),
+	{ "auth.tokens", CONF_STR_LIST, F(auth.tokens), 0, 4096, 0, NULL },
+	STR("auth.token_file", auth.token_file, ""),
+	STR("dynamodb.region", dynamodb.region, ""),
+	STR("dynamodb.endpoint", dynamodb.endpoint, ""),
+	STR("dynamodb.table", dynamodb.table, "sessions"),
+	STR("dynamodb.hash_key", dynamodb.hash_key, "id"),
+	STR("dynamodb.prefix", dynamodb.prefix, "sess:"),
+	BOOL("dynamodb.consistent_read", dynamodb.consistent_read, 1),
+	BOOL("dynamodb.create_table", dynamodb.create_table, 0),
+	INT("dynamodb.max_connections", dynamodb.max_connections, 1, 4096, 64),
+	INT("dynamodb.timeout_ms", dynamodb.timeout_ms, 10, 600000, 1000),
+	INT("dynamodb.max_attempts", dynamodb.max_attempts, 1, 20, 4),
+	STR("dynamodb.proxy", dynamodb.proxy, ""),
+	STR("dynamodb.ca_file", dynamodb.ca_file, ""),
+	STR("credentials.access_key_id", credentials.access_key_id, ""),
+	STR("credentials.secret_access_key", credentials.secret_access_key, ""),
+	STR("credentials.session_token", credentials.session_token, ""),
+	STR("credentials.profile", credentials.profile, ""),
+	INT("session.default_ttl", session.default_ttl, 1, 315360000, 86400),
+	INT("session.max_ttl", session.max_ttl, 1, 315360000, 2592000),
+	BOOL("reaper.enabled", reaper.enabled, 1),
+	INT("reaper.interval", reaper.interval, 1, 604800, 600),
+	INT("reaper.max_deletes_per_second", reaper.max_deletes_per_second, 0, 1000000, 100),
+	INT("reaper.segments", reaper.segments, 1, 1000, 1),
+	{ "log.level", CONF_LEVEL, F(log.level), 0, 0, LOG_LEVEL_INFO, NULL },
+	{ "log.format", CONF_FORMAT, F(log.format), 0, 0, CONF_LOG_TEXT, NULL },
+};
+
+#define CONF_N (sizeof(conf_table) / sizeof(conf_table[0]))
+
+/* Parsing state: where errors go, and which settings the file set. */
+struct conf_parse {
+	const char *file;
+	struct buf *errors;
+	bool failed;
+	bool set[CONF_N];
+};
+
+static void *conf_field(struct conf *c, const struct conf_entry *e)
+{
+	return (char *)c + e->offset;
+}
+
+static void conf_error(struct conf_parse *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void conf_error(struct conf_parse *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->failed = true;
+	buf_printf(p->errors, "%s:%d: ", p->file ? p->file : "(environment)", line);
+	va_start(ap, fmt);
+	buf_vprintf(p->errors, fmt, ap);
+	va_end(ap);
+	buf_append_char(p->errors, '\n');
+}
+
+static const struct conf_entry *conf_find(const char *path)
+{
+	for (size_t i = 0; i < CONF_N; i++)
+		if (strcmp(conf_table[i].path, path) == 0)
+			return &conf_table[i];
+	return NULL;
+}
+
+static bool conf_has_group(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < CONF_N; i++)
+		if (strncmp(conf_table[i].path, name, n) == 0 && conf_table[i].path[n] == '.')
+			return true;
+	return false;
+}
+
+/* Replaces the owned string at *slot with a copy of s. */
+static bool conf_set_str(char **slot, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		return false;
+	if (*slot) {
+		OPENSSL_cleanse(*slot, strlen(*slot));
+		free(*slot);
+	}
+	*slot = copy;
+	return true;
+}
+
+void conf_tokens_free(char **tokens, size_t n)
+{
+	for (size_t i = 0; tokens && i < n; i++) {
+		OPENSSL_cleanse(tokens[i], strlen(tokens[i]));
+		free(tokens[i]);
+	}
+	free(tokens);
+}
+
+/* A bearer token is RFC 6750 token68-ish: printable, no spaces. */
+static bool conf_token_valid(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > 4096)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (t[i] <= 0x20 || t[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static void conf_apply_list(struct conf_parse *p, struct conf *c, const struct conf_entry *e,
+			    const config_setting_t *s, int line)
+{
+	int n = config_setting_length(s);
+	char **tokens;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		conf_error(p, line, "%s must be a list of strings", e->path);
+		return;
+	}
+	tokens = calloc((size_t)n + 1, sizeof(*tokens));
+	if (!tokens) {
+		conf_error(p, line, "out of memory");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(el);
+		if (!v || !conf_token_valid(v)) {
+			conf_error(p, line, "%s[%d] must be a non-empty string of printable "
+					    "characters without spaces",
+				   e->path, i);
+			conf_tokens_free(tokens, (size_t)i);
+			return;
+		}
+		tokens[i] = strdup(v);
+		if (!tokens[i]) {
+			conf_error(p, line, "out of memory");
+			conf_tokens_free(tokens, (size_t)i);
+			return;
+		}
+	}
+	conf_tokens_free(c->auth.tokens, c->auth.n_tokens);
+	c->auth.tokens = tokens;
+	c->auth.n_tokens = (size_t)n;
+}
+
+static void conf_apply_int(struct conf_parse *p, struct conf *c, const struct conf_entry *e,
+			   const config_setting_t *s, int line)
+{
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
+		conf_error(p, line, "%s must be an integer", e->path);
+		return;
+	}
+	v = config_setting_get_int64(s);
+	if (v < e->min || v > e->max) {
+		conf_error(p, line, "%s must be between %" PRId64 " and %" PRId64, e->path,
+			   e->min, e->max);
+		return;
+	}
+	*(int64_t *)conf_field(c, e) = v;
+}
+
+static void conf_apply_string(struct conf_parse *p, struct conf *c, const struct conf_entry *e,
+			      const config_setting_t *s, int line)
+{
+	const char *v = config_setting_get_string(s);
+	enum log_level level;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING || !v) {
+		conf_error(p, line, "%s must be a string", e->path);
+		return;
+	}
+	if (e->type == CONF_LEVEL) {
+		if (!log_level_parse(v, &level))
+			conf_error(p, line, "%s must be one of error, warn, info, debug", e->path);
+		else
+			c->log.level = level;
+		return;
+	}
+	if (e->type == CONF_FORMAT) {
+		if (strcmp(v, "text") == 0)
+			c->log.format = CONF_LOG_TEXT;
+		else if (strcmp(v, "json") == 0)
+			c->log.format = CONF_LOG_JSON;
+		else
+			conf_error(p, line, "%s must be text or json", e->path);
+		return;
+	}
+	if (e->max && (int64_t)strlen(v) > e->max) {
+		conf_error(p, line, "%s is longer than %" PRId64 " characters", e->path, e->max);
+		return;
+	}
+	if (!conf_set_str(conf_field(c, e), v))
+		conf_error(p, line, "out of memory");
+}
+
+/* Applies one setting of the file, found at path with entry e. */
+static void conf_apply(struct conf_parse *p, struct conf *c, const struct conf_entry *e,
+		       const config_setting_t *s)
+{
+	int line = config_setting_source_line(s);
+
+	p->set[e - conf_table] = true;
+	switch (e->type) {
+	case CONF_INT:
+		conf_apply_int(p, c, e, s, line);
+		break;
+	case CONF_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			conf_error(p, line, "%s must be true or false", e->path);
+		else
+			*(bool *)conf_field(c, e) = config_setting_get_bool(s);
+		break;
+	case CONF_STR_LIST:
+		conf_apply_list(p, c, e, s, line);
+		break;
+	default:
+		conf_apply_string(p, c, e, s, line);
+		break;
+	}
+}
+
+/* Walks the file's root: every member must be a known group, every member
+ * of a group a known setting. */
+static void conf_walk(struct conf_parse *p, struct conf *c, const config_setting_t *root)
+{
+	char path[256];
+
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t *g = config_setting_get_elem(root, (unsigned)i);
+		const char *gname = config_setting_name(g);
+		int gline = config_setting_source_line(g);
+
+		if (!conf_has_group(gname)) {
+			conf_error(p, gline, "unknown setting \"%s\"", gname);
+			continue;
+		}
+		if (!config_setting_is_group(g)) {
+			conf_error(p, gline, "%s must be a group: %s = { ... };", gname, gname);
+			continue;
+		}
+		for (int j = 0; j < config_setting_length(g); j++) {
+			const config_setting_t *s = config_setting_get_elem(g, (unsigned)j);
+			const struct conf_entry *e;
+
+			snprintf(path, sizeof(path), "%s.%s", gname, config_setting_name(s));
+			e = conf_find(path);
+			if (!e)
+				conf_error(p, config_setting_source_line(s),
+					   "unknown setting \"%s\"", path);
+			else
+				conf_apply(p, c, e, s);
+		}
+	}
+}
+
+static bool conf_set_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < CONF_N; i++) {
+		const struct conf_entry *e = &conf_table[i];
+		void *f = conf_field(c, e);
+
+		switch (e->type) {
+		case CONF_STR:
+			if (!conf_set_str(f, e->def_str))
+				return false;
+			break;
+		case CONF_INT:
+			*(int64_t *)f = e->def_int;
+			break;
+		case CONF_BOOL:
+			*(bool *)f = e->def_int != 0;
+			break;
+		case CONF_LEVEL:
+			c->log.level = (enum log_level)e->def_int;
+			break;
+		case CONF_FORMAT:
+			c->log.format = (enum conf_log_format)e->def_int;
+			break;
+		case CONF_STR_LIST:
+			break;
+		}
+	}
+	return true;
+}
+
+/* The environment fills settings the file left unset, as the AWS SDKs do;
+ * a value in the file wins. */
+static void conf_apply_env(struct conf_parse *p, struct conf *c)
+{
+	static const struct {
+		const char *setting;
+		const char *env[2];
+	} map[] = {
+		{ "dynamodb.region", { "AWS_REGION", "AWS_DEFAULT_REGION" } },
+		{ "credentials.access_key_id", { "AWS_ACCESS_KEY_ID", NULL } },
+		{ "credentials.secret_access_key", { "AWS_SECRET_ACCESS_KEY", NULL } },
+		{ "credentials.session_token", { "AWS_SESSION_TOKEN", NULL } },
+		{ "credentials.profile", { "AWS_PROFILE", NULL } },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		const struct conf_entry *e = conf_find(map[i].setting);
+		for (size_t j = 0; j < 2 && map[i].env[j] && !p->set[e - conf_table]; j++) {
+			const char *v = getenv(map[i].env[j]);
+			if (v && *v) {
+				if (!conf_set_str(conf_field(c, e), v))
+					conf_error(p, 0, "out of memory");
+				break;
+			}
+		}
+	}
+	if (!*c->dynamodb.region && !conf_set_str(&c->dynamodb.region, "us-east-1"))
+		conf_error(p, 0, "out of memory");
+}
+
+/* The line of a setting in the file, for cross-setting errors; 0 if unset. */
+static int conf_line(const config_t *cfg, const char *path)
+{
+	const config_setting_t *s = cfg ? config_lookup(cfg, path) : NULL;
+
+	return s ? config_setting_source_line(s) : 0;
+}
+
+static bool conf_url_valid(const char *url)
+{
+	return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+}
+
+static bool conf_readable(const char *path)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	fclose(f);
+	return true;
+}
+
+/* DynamoDB's table name rule: 3 to 255 of [A-Za-z0-9_.-]. */
+static bool conf_table_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 3 && n <= 255 &&
+	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			    "0123456789_.-") == n;
+}
+
+static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *cfg)
+{
+	unsigned char addr[16];
+	struct buf tokerr;
+	char **tokens = NULL;
+	size_t n = 0;
+
+	if (inet_pton(AF_INET, c->listen.address, addr) != 1 &&
+	    inet_pton(AF_INET6, c->listen.address, addr) != 1)
+		conf_error(p, conf_line(cfg, "listen.address"),
+			   "listen.address must be an IPv4 or IPv6 address, such as "
+			   "\"127.0.0.1\", \"0.0.0.0\" or \"::\"");
+	if (c->session.default_ttl > c->session.max_ttl)
+		conf_error(p, conf_line(cfg, "session.default_ttl"),
+			   "session.default_ttl (%" PRId64 ") must not exceed session.max_ttl "
+			   "(%" PRId64 ")",
+			   c->session.default_ttl, c->session.max_ttl);
+	if (!conf_table_name_valid(c->dynamodb.table))
+		conf_error(p, conf_line(cfg, "dynamodb.table"),
+			   "dynamodb.table must be 3 to 255 characters of A-Z a-z 0-9 _ . -");
+	if (!*c->dynamodb.hash_key || strlen(c->dynamodb.hash_key) > 255)
+		conf_error(p, conf_line(cfg, "dynamodb.hash_key"),
+			   "dynamodb.hash_key must be 1 to 255 characters");
+	if (strspn(c->dynamodb.region, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+		    strlen(c->dynamodb.region) ||
+	    strlen(c->dynamodb.region) > 64)
+		conf_error(p, conf_line(cfg, "dynamodb.region"),
+			   "dynamodb.region must be a region name such as \"us-east-1\"");
+	if (*c->dynamodb.endpoint && !conf_url_valid(c->dynamodb.endpoint))
+		conf_error(p, conf_line(cfg, "dynamodb.endpoint"),
+			   "dynamodb.endpoint must start with http:// or https://");
+	if (*c->dynamodb.proxy && !conf_url_valid(c->dynamodb.proxy))
+		conf_error(p, conf_line(cfg, "dynamodb.proxy"),
+			   "dynamodb.proxy must start with http:// or https://");
+	if (*c->dynamodb.ca_file && !conf_readable(c->dynamodb.ca_file))
+		conf_error(p, conf_line(cfg, "dynamodb.ca_file"),
+			   "dynamodb.ca_file \"%s\" cannot be read: %s", c->dynamodb.ca_file,
+			   strerror(errno));
+	if (!*c->credentials.access_key_id != !*c->credentials.secret_access_key)
+		conf_error(p, conf_line(cfg, "credentials"),
+			   "credentials.access_key_id and credentials.secret_access_key must be "
+			   "set together");
+	if (*c->auth.token_file) {
+		buf_init(&tokerr, 0);
+		if (conf_read_token_file(c->auth.token_file, &tokens, &n, &tokerr) != ERROR_OK) {
+			p->failed = true;
+			buf_append(p->errors, tokerr.data, tokerr.len);
+		}
+		buf_free(&tokerr);
+		conf_tokens_free(tokens, n);
+	}
+}
+
+enum error_code conf_load(const char *path, struct conf *out, struct buf *errors)
+{
+	struct conf_parse p = { .file = path, .errors = errors };
+	config_t cfg;
+	bool have_cfg = false;
+	FILE *f;
+
+	if (!conf_set_defaults(out)) {
+		conf_free(out);
+		return ERROR_NOMEM;
+	}
+	if (path) {
+		f = fopen(path, "r");
+		if (!f) {
+			conf_error(&p, 0, "cannot open: %s", strerror(errno));
+			goto out;
+		}
+		config_init(&cfg);
+		have_cfg = true;
+		if (config_read(&cfg, f) != CONFIG_TRUE) {
+			conf_error(&p, config_error_line(&cfg), "%s", config_error_text(&cfg));
+			fclose(f);
+			goto out;
+		}
+		fclose(f);
+		conf_walk(&p, out, config_root_setting(&cfg));
+	}
+	conf_apply_env(&p, out);
+	conf_validate(&p, out, have_cfg ? &cfg : NULL);
+out:
+	if (have_cfg)
+		config_destroy(&cfg);
+	if (p.failed) {
+		conf_free(out);
+		return ERROR_INVALID;
+	}
+	return ERROR_OK;
+}
+
+void conf_free(struct conf *c)
+{
+	for (size_t i = 0; i < CONF_N; i++) {
+		const struct conf_entry *e = &conf_table[i];
+		char **slot = conf_field(c, e);
+
+		if (e->type == CONF_STR && *slot) {
+			OPENSSL_cleanse(*slot, strlen(*slot));
+			free(*slot);
+			*slot = NULL;
+		}
+	}
+	conf_tokens_free(c->auth.tokens, c->auth.n_tokens);
+	c->auth.tokens = NULL;
+	c->auth.n_tokens = 0;
+}
+
+/* Trims ASCII white space at both ends of line, in place. */
+static char *conf_trim(char *line)
+{
+	char *end;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	end = line + strlen(line);
+	while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+			      end[-1] == '\r'))
+		*--end = '\0';
+	return line;
+}
+
+enum error_code conf_read_token_file(const char *path, char ***tokens, size_t *n,
+				     struct buf *errors)
+{
+	struct conf_parse p = { .file = path, .errors = errors };
+	char line[4200], **list = NULL, **grown;
+	size_t count = 0;
+	int lineno = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		conf_error(&p, 0, "cannot read token file: %s", strerror(errno));
+		return ERROR_IO;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *t = conf_trim(line);
+		lineno++;
+		if (!*t || *t == '#')
+			continue;
+		if (!conf_token_valid(t)) {
+			conf_error(&p, lineno, "a token must be 1 to 4096 printable characters "
+					       "without spaces");
+			break;
+		}
+		grown = realloc(list, (count + 1) * sizeof(*list));
+		if (!grown || !(grown[count] = strdup(t))) {
+			list = grown ? grown : list;
+			conf_error(&p, lineno, "out of memory");
+			break;
+		}
+		list = grown;
+		count++;
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	if (p.failed) {
+		conf_tokens_free(list, count);
+		return ERROR_INVALID;
+	}
+	*tokens = list;
+	*n = count;
+	return ERROR_OK;
+}

@@ -1,0 +1,920 @@
+/* http_server.c: the libmicrohttpd front end (http_server.h).
+ *
+ * DESIGN. A request object is made in MHD's URI log callback, which sees the
+ * raw request target before MHD percent-decodes it (MHD would cut a path at
+ * "%00"). On the first access-handler call everything that can be judged
+ * from the request line and headers is judged: smuggling shapes, control
+ * bytes, route, method, auth, id, content type, announced size. A refusal
+ * is queued at once, so the body is never read (MHD then closes the
+ * connection). Otherwise the body is accumulated up to limits.max_body and
+ * the handler runs; a handler that waits for DynamoDB suspends the
+ * connection and answers later from the DynamoDB I/O thread, which resumes
+ * it, and MHD calls the access handler once more to queue the answer. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "sessiond/buf.h"
+#include "sessiond/http_server.h"
+#include "sessiond/log.h"
+#include "sessiond/session.h"
+
+#define HTTP_MAX_RESPONSE_HEADERS 8
+#define HTTP_RID_MAX 128
+#define HTTP_CONNECTION_MEMORY (64 * 1024)
+#define HTTP_LINGER_MAX (1024 * 1024) /* bytes drained after an early 413 */
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	char *raw_uri; /* as received, percent-encoded */
+	uintptr_t raw_at; /* where MHD's buffer held it: see http_target_whole */
+	const struct http_route *route;
+	enum http_method method;
+	char id[SESSION_ID_MAX + 1];
+	char rid[HTTP_RID_MAX + 1];
+	struct buf body;
+	bool started;    /* the first access-handler call happened */
+	bool dispatched; /* the handler ran */
+	bool suspended;
+	bool queued;
+	bool early_413;  /* answered on the socket; draining, then closing */
+	size_t drained;
+	/* The answer, written once by http_respond (maybe on another thread
+	 * while suspended; MHD's resume orders it before the next call). */
+	bool responded;
+	bool close; /* send Connection: close */
+	unsigned status;
+	const char *content_type;
+	char *resp_body;
+	size_t resp_len;
+	struct http_header headers[HTTP_MAX_RESPONSE_HEADERS];
+	size_t n_headers;
+	unsigned attempts;
+	struct timespec start;
+};
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	int listen_fd;
+	unsigned port;
+	size_t max_body;
+	const struct http_route *routes;
+	void *ctx;
+	/* Tokens as SHA-256 digests, so comparison time does not depend on
+	 * their lengths; replaced whole on SIGHUP under the lock. */
+	pthread_rwlock_t tokens_lock;
+	unsigned char (*token_digests)[SHA256_DIGEST_LENGTH];
+	size_t n_tokens;
+	_Atomic uint64_t requests, in_flight, by_class[6];
+};
+
+static const char *http_method_name(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET: return "GET";
+	case HTTP_HEAD: return "HEAD";
+	case HTTP_POST: return "POST";
+	case HTTP_PUT: return "PUT";
+	case HTTP_PATCH: return "PATCH";
+	case HTTP_DELETE: return "DELETE";
+	}
+	return "?";
+}
+
+static enum http_method http_method_parse(const char *s)
+{
+	static const enum http_method all[] = { HTTP_GET, HTTP_HEAD, HTTP_POST,
+						HTTP_PUT, HTTP_PATCH, HTTP_DELETE };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(s, http_method_name(all[i])) == 0)
+			return all[i];
+	return 0;
+}
+
+static const char *http_reason(unsigned status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+enum error_code http_add_header(struct http_request *req, const char *name, const char *value)
+{
+	struct http_header *h;
+
+	if (req->n_headers == HTTP_MAX_RESPONSE_HEADERS)
+		return ERROR_TOO_LARGE;
+	h = &req->headers[req->n_headers];
+	h->name = strdup(name);
+	h->value = strdup(value);
+	if (!h->name || !h->value) {
+		free(h->name);
+		free(h->value);
+		return ERROR_NOMEM;
+	}
+	req->n_headers++;
+	return ERROR_OK;
+}
+
+static void http_log_line(struct http_request *req)
+{
+	struct timespec now;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - req->start.tv_sec) * 1e3 +
+	     (double)(now.tv_nsec - req->start.tv_nsec) / 1e6;
+	log_info("request rid=%s method=%s route=%s status=%u ms=%.2f ddb_attempts=%u",
+		 req->rid, http_method_name(req->method),
+		 req->route ? req->route->name : "-", req->status, ms, req->attempts);
+}
+
+/* Hands the stored answer to MHD. Worker thread only. */
+static enum MHD_Result http_queue(struct http_request *req)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	unsigned cls = req->status / 100;
+
+	r = MHD_create_response_from_buffer_with_free_callback(req->resp_len, req->resp_body,
+								 free);
+	if (!r)
+		return MHD_NO;
+	req->resp_body = NULL; /* MHD owns it now */
+	if (req->content_type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+	MHD_add_response_header(r, "X-Request-Id", req->rid);
+	for (size_t i = 0; i < req->n_headers; i++)
+		MHD_add_response_header(r, req->headers[i].name, req->headers[i].value);
+	if (req->close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(req->conn, req->status, r);
+	MHD_destroy_response(r);
+	req->queued = true;
+	if (cls < 6)
+		atomic_fetch_add(&req->srv->by_class[cls], 1);
+	http_log_line(req);
+	return ret;
+}
+
+void http_respond(struct http_request *req, unsigned status, const char *content_type,
+		  char *body, size_t len)
+{
+	if (req->responded) { /* a handler bug: never answer twice */
+		free(body);
+		return;
+	}
+	req->status = status;
+	req->content_type = content_type;
+	req->resp_body = body;
+	req->resp_len = body ? len : 0;
+	req->responded = true;
+	if (req->suspended) {
+		req->suspended = false;
+		MHD_resume_connection(req->conn);
+	}
+}
+
+void http_respond_problem(struct http_request *req, unsigned status, const char *detail)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:i}", "type", "about:blank", "title",
+				http_reason(status), "status", (int)status);
+	char *text = NULL;
+
+	if (doc && detail)
+		json_object_set_new(doc, "detail", json_string(detail));
+	if (doc)
+		text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	http_respond(req, status, "application/problem+json", text, text ? strlen(text) : 0);
+}
+
+void http_suspend(struct http_request *req)
+{
+	req->suspended = true;
+	MHD_suspend_connection(req->conn);
+}
+
+/* ---- request accessors ----------------------------------------------------- */
+
+enum http_method http_request_method(const struct http_request *req)
+{
+	return req->method;
+}
+
+const char *http_request_id(const struct http_request *req)
+{
+	return req->id;
+}
+
+const char *http_request_body(const struct http_request *req, size_t *len)
+{
+	*len = req->body.len;
+	return req->body.data ? req->body.data : "";
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_rid(const struct http_request *req)
+{
+	return req->rid;
+}
+
+void http_request_add_attempts(struct http_request *req, unsigned attempts)
+{
+	req->attempts += attempts;
+}
+
+int http_request_query(const struct http_request *req, const char *name, char *out, size_t n)
+{
+	const char *q = strchr(req->raw_uri, '?');
+	size_t nl = strlen(name);
+
+	while (q && *q) {
+		const char *p = q + 1, *end = strchr(p, '&'), *eq;
+		if (!end)
+			end = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq && (size_t)(eq - p) == nl && strncmp(p, name, nl) == 0) {
+			size_t vl = (size_t)(end - eq - 1);
+			if (vl + 1 > n)
+				return -1;
+			memcpy(out, eq + 1, vl);
+			out[vl] = '\0';
+			return 1;
+		}
+		q = *end ? end : NULL;
+	}
+	return 0;
+}
+
+/* ---- request ids and auth ---------------------------------------------------- */
+
+/* An X-Request-Id is echoed only when it is short and plain. */
+static bool http_rid_sane(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n > HTTP_RID_MAX)
+		return false;
+	return strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			 "-_.:/+=@") == n;
+}
+
+static void http_rid_new(char *out)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char raw[16];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		memset(raw, 0, sizeof(raw));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		out[i] = alphabet[raw[i] & 63];
+	out[sizeof(raw)] = '\0';
+}
+
+enum error_code http_server_set_tokens(struct http_server *srv, char *const *tokens, size_t n)
+{
+	unsigned char(*d)[SHA256_DIGEST_LENGTH] = NULL, (*old)[SHA256_DIGEST_LENGTH];
+
+	if (n) {
+		d = calloc(n, sizeof(*d));
+		if (!d)
+			return ERROR_NOMEM;
+		for (size_t i = 0; i < n; i++)
+			SHA256((const unsigned char *)tokens[i], strlen(tokens[i]), d[i]);
+	}
+	pthread_rwlock_wrlock(&srv->tokens_lock);
+	old = srv->token_digests;
+	srv->token_digests = d;
+	srv->n_tokens = n;
+	pthread_rwlock_unlock(&srv->tokens_lock);
+	free(old);
+	return ERROR_OK;
+}
+
+/* True when auth is off or the Authorization header carries a configured
+ * bearer token. Every token is compared, in constant time, whatever the
+ * outcome. */
+static bool http_authorized(struct http_request *req, int n_authz_headers)
+{
+	struct http_server *srv = req->srv;
+	const char *h = http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	bool ok = false, enabled;
+
+	pthread_rwlock_rdlock(&srv->tokens_lock);
+	enabled = srv->n_tokens > 0;
+	if (enabled && h && n_authz_headers == 1 && strncasecmp(h, "Bearer ", 7) == 0) {
+		const char *t = h + 7;
+		while (*t == ' ')
+			t++;
+		SHA256((const unsigned char *)t, strlen(t), digest);
+		for (size_t i = 0; i < srv->n_tokens; i++)
+			ok |= CRYPTO_memcmp(digest, srv->token_digests[i], sizeof(digest)) == 0;
+	}
+	pthread_rwlock_unlock(&srv->tokens_lock);
+	return !enabled || ok;
+}
+
+/* ---- hostile-request checks ---------------------------------------------------- */
+
+struct http_header_census {
+	int content_length;
+	int transfer_encoding;
+	int authorization;
+	int request_id;
+};
+
+static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+					 const char *value)
+{
+	struct http_header_census *c = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		c->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		c->transfer_encoding++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+		c->authorization++;
+	else if (strcasecmp(key, "X-Request-Id") == 0)
+		c->request_id++;
+	return MHD_YES;
+}
+
+static int http_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..n) into out (size cap). false on a bad escape, a
+ * control byte or overflow. */
+static bool http_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			int hi = i + 2 < n ? http_hex(s[i + 1]) : -1;
+			int lo = i + 2 < n ? http_hex(s[i + 2]) : -1;
+			if (hi < 0 || lo < 0)
+				return false;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f || o + 1 >= cap)
+			return false;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return true;
+}
+
+/* Raw control bytes, or encoded ones (%00-%1F, %7F), anywhere in the
+ * request target are refused. */
+static bool http_target_clean(const char *uri)
+{
+	for (const char *p = uri; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x21 || c == 0x7f)
+			return false;
+		if (c == '%') {
+			int a = http_hex(p[1]), b = a < 0 ? -1 : http_hex(p[2]);
+			if (a < 0 || b < 0)
+				return false;
+			if (a * 16 + b < 0x20 || a * 16 + b == 0x7f)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* A raw NUL byte in the request target cuts MHD's C string short, so the
+ * target we were given is a prefix of the real one ("/v1/sessions/a\0b"
+ * would act on "a"). MHD 0.9.75 parses the request line in place: the
+ * target starts at raw_at and the HTTP version right after the target and
+ * one separator. A gap longer than the string we saw means a NUL inside.
+ * The check only trusts that layout when both pointers lie close together
+ * in the connection's memory pool. */
+static bool http_target_whole(const struct http_request *req, const char *version)
+{
+	uintptr_t v = (uintptr_t)version, u = req->raw_at;
+
+	if (!version || v <= u || v - u > HTTP_CONNECTION_MEMORY)
+		return true;
+	return v - u - 1 <= strlen(req->raw_uri);
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+enum http_match { HTTP_MATCH_NONE, HTTP_MATCH_PATH, HTTP_MATCH_BAD_ID };
+
+/* Matches the raw path against pattern (at most one "{id}" segment); on a
+ * match, decodes that segment into id. */
+static enum http_match http_match(const char *pattern, const char *path, size_t path_len,
+				  char *id)
+{
+	const char *hole = strstr(pattern, "{id}"), *end = path + path_len, *seg_end, *rest;
+	size_t head, rest_len;
+
+	if (!hole)
+		return strlen(pattern) == path_len && memcmp(pattern, path, path_len) == 0
+			       ? HTTP_MATCH_PATH
+			       : HTTP_MATCH_NONE;
+	head = (size_t)(hole - pattern);
+	if (path_len < head || memcmp(pattern, path, head) != 0)
+		return HTTP_MATCH_NONE;
+	seg_end = memchr(path + head, '/', path_len - head);
+	if (!seg_end)
+		seg_end = end;
+	rest = hole + 4;
+	rest_len = strlen(rest);
+	if ((size_t)(end - seg_end) != rest_len || memcmp(rest, seg_end, rest_len) != 0)
+		return HTTP_MATCH_NONE;
+	if (!http_decode(path + head, (size_t)(seg_end - path - head), id, SESSION_ID_MAX + 1) ||
+	    !session_id_valid(id, strlen(id)))
+		return HTTP_MATCH_BAD_ID;
+	return HTTP_MATCH_PATH;
+}
+
+/* Finds the route for the request; on failure answers it (404/405/400). The
+ * auth check sits between 405 and 400 so that an unauthenticated client
+ * learns nothing about ids. */
+static bool http_route_find(struct http_request *req, int n_authz)
+{
+	const char *path = req->raw_uri, *q = strchr(path, '?');
+	size_t len = q ? (size_t)(q - path) : strlen(path);
+	const struct http_route *r, *hit = NULL, *any = NULL;
+	enum http_match m, hit_match = HTTP_MATCH_NONE;
+	unsigned allow = 0;
+	char id[SESSION_ID_MAX + 1];
+	struct buf allow_text;
+
+	for (r = req->srv->routes; r->pattern; r++) {
+		m = http_match(r->pattern, path, len, id);
+		if (m == HTTP_MATCH_NONE)
+			continue;
+		any = r;
+		allow |= r->method;
+		/* HEAD is served by the GET route. */
+		if (r->method == req->method || (req->method == HTTP_HEAD && r->method == HTTP_GET)) {
+			hit = r;
+			hit_match = m;
+			if (m == HTTP_MATCH_PATH)
+				memcpy(req->id, id, sizeof(id));
+		}
+	}
+	if (!any) {
+		http_respond_problem(req, 404, "no such resource");
+		return false;
+	}
+	req->route = hit ? hit : any;
+	if (!hit) {
+		if (allow & HTTP_GET)
+			allow |= HTTP_HEAD;
+		buf_init(&allow_text, 128);
+		for (unsigned bit = 1; bit <= HTTP_DELETE; bit <<= 1)
+			if (allow & bit)
+				buf_printf(&allow_text, "%s%s", allow_text.len ? ", " : "",
+					   http_method_name((enum http_method)bit));
+		http_add_header(req, "Allow", allow_text.data ? allow_text.data : "");
+		buf_free(&allow_text);
+		http_respond_problem(req, 405, "method not allowed on this resource");
+		return false;
+	}
+	if (hit->auth && !http_authorized(req, n_authz)) {
+		http_add_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+		http_respond_problem(req, 401, "a valid bearer token is required");
+		return false;
+	}
+	if (hit_match == HTTP_MATCH_BAD_ID) {
+		http_respond_problem(req, 400, "session ids are 1 to 256 characters of "
+					       "A-Z a-z 0-9 . _ ~ -");
+		return false;
+	}
+	return true;
+}
+
+/* The media type of a Content-Type value, compared without parameters. */
+static bool http_media_type_is(const char *value, const char *want)
+{
+	size_t n = strlen(want);
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (strncasecmp(value, want, n) != 0)
+		return false;
+	value += n;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	return *value == '\0' || *value == ';';
+}
+
+/* Content-Length and Content-Type against the route, before any byte of
+ * the body is read. */
+static bool http_body_acceptable(struct http_request *req, bool chunked)
+{
+	const char *cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	unsigned long long length = 0;
+	const char *want;
+	char *end;
+
+	if (cl) {
+		errno = 0;
+		length = strtoull(cl, &end, 10);
+		if (errno || end == cl || *end || *cl == '-' || *cl == '+') {
+			req->close = true;
+			http_respond_problem(req, 400, "malformed Content-Length");
+			return false;
+		}
+	}
+	if (length > req->srv->max_body) {
+		req->close = true;
+		http_respond_problem(req, 413, "request body over limits.max_body");
+		return false;
+	}
+	if (length == 0 && !chunked)
+		return true;
+	switch (req->route->body) {
+	case HTTP_BODY_JSON:
+		want = "application/json";
+		break;
+	case HTTP_BODY_MERGE_PATCH:
+		want = "application/merge-patch+json";
+		break;
+	default:
+		return true; /* the body is read and ignored */
+	}
+	if (!ct || !http_media_type_is(ct, want)) {
+		req->close = true;
+		http_respond_problem(req, 415, req->route->body == HTTP_BODY_JSON
+						       ? "the body must be application/json"
+						       : "the body must be application/merge-patch+json");
+		return false;
+	}
+	return true;
+}
+
+/* Everything judged from the request line and headers. false when the
+ * request has been answered already. */
+static bool http_first_look(struct http_request *req, const char *method,
+			    const char *version)
+{
+	struct http_header_census census = { 0 };
+	const char *rid, *te;
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, http_count_header, &census);
+	rid = http_request_header(req, "X-Request-Id");
+	if (census.request_id == 1 && http_rid_sane(rid))
+		snprintf(req->rid, sizeof(req->rid), "%s", rid);
+	else
+		http_rid_new(req->rid);
+	req->method = http_method_parse(method);
+	/* Request smuggling shapes: the framing must be unambiguous. */
+	if (census.content_length > 1 || (census.content_length && census.transfer_encoding) ||
+	    census.transfer_encoding > 1) {
+		req->close = true;
+		http_respond_problem(req, 400, "ambiguous message framing");
+		return false;
+	}
+	te = http_request_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (te && strcasecmp(te, "chunked") != 0) {
+		req->close = true;
+		http_respond_problem(req, 400, "unsupported Transfer-Encoding");
+		return false;
+	}
+	if (!http_target_clean(req->raw_uri) || !http_target_whole(req, version)) {
+		req->close = true;
+		http_respond_problem(req, 400, "control characters in the request target");
+		return false;
+	}
+	/* An unknown method (0) matches no route: 404 or 405 with Allow. */
+	if (!http_route_find(req, census.authorization))
+		return false;
+	return http_body_acceptable(req, te != NULL);
+}
+
+/* ---- MHD callbacks -------------------------------------------------------- */
+
+static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = calloc(1, sizeof(*req));
+
+	(void)conn;
+	if (!req)
+		return NULL;
+	req->srv = srv;
+	req->raw_uri = strdup(uri ? uri : "");
+	req->raw_at = (uintptr_t)uri;
+	buf_init(&req->body, srv->max_body);
+	clock_gettime(CLOCK_MONOTONIC, &req->start);
+	atomic_fetch_add(&srv->requests, 1);
+	atomic_fetch_add(&srv->in_flight, 1);
+	return req;
+}
+
+static void http_request_free(struct http_request *req)
+{
+	free(req->raw_uri);
+	buf_free(&req->body);
+	free(req->resp_body);
+	for (size_t i = 0; i < req->n_headers; i++) {
+		free(req->headers[i].name);
+		free(req->headers[i].value);
+	}
+	free(req);
+}
+
+static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			      enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	if (!req)
+		return;
+	atomic_fetch_sub(&srv->in_flight, 1);
+	http_request_free(req);
+	*con_cls = NULL;
+}
+
+/* A chunked body just crossed limits.max_body. MHD 0.9.75 accepts no
+ * response until the body has been read, and a body can be endless, so
+ * the 413 is written on the socket directly and the connection closed once
+ * a bounded amount more has been drained. */
+static enum MHD_Result http_refuse_body(struct http_request *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct buf out;
+
+	req->close = true;
+	http_respond_problem(req, 413, "request body over limits.max_body");
+	buf_init(&out, 0);
+	buf_printf(&out,
+		   "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
+		   "Content-Type: %s\r\nX-Request-Id: %s\r\nContent-Length: %zu\r\n\r\n",
+		   req->content_type, req->rid, req->resp_len);
+	buf_append(&out, req->resp_body, req->resp_len);
+	if (!ci || !out.data ||
+	    send(ci->connect_fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		buf_free(&out);
+		return MHD_NO;
+	}
+	buf_free(&out);
+	/* FIN after the answer: the client stops sending and closes, so the
+	 * connection does not linger until limits.connection_timeout. */
+	shutdown(ci->connect_fd, SHUT_WR);
+	req->early_413 = true;
+	atomic_fetch_add(&req->srv->by_class[4], 1);
+	http_log_line(req);
+	return MHD_YES;
+}
+
+static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				       const char *method, const char *version,
+				       const char *upload_data, size_t *upload_data_size,
+				       void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+
+	(void)url;
+	if (!req)
+		return MHD_NO; /* out of memory in http_on_uri */
+	if (!req->started) {
+		req->started = true;
+		req->conn = conn;
+		if (!http_first_look(req, method, version))
+			return http_queue(req);
+		return MHD_YES;
+	}
+	if (req->queued)
+		return MHD_YES;
+	if (req->early_413 && !*upload_data_size)
+		return MHD_NO; /* the whole body arrived after the 413: close */
+	if (*upload_data_size) {
+		/* Chunked bodies have no announced size: the cap applies here. */
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (req->early_413) {
+			/* Drain a little, so the client reads the 413 before
+			 * our close turns into a reset; then hang up. */
+			req->drained += n;
+			return req->drained > HTTP_LINGER_MAX ? MHD_NO : MHD_YES;
+		}
+		if (buf_append(&req->body, upload_data, n) != ERROR_OK)
+			return http_refuse_body(req);
+		return MHD_YES;
+	}
+	if (!req->responded && !req->dispatched) {
+		req->dispatched = true;
+		req->route->handler(srv->ctx, req);
+	}
+	/* A suspended handler answers later; MHD then calls us again. */
+	if (req->suspended || !req->responded)
+		return MHD_YES;
+	return http_queue(req);
+}
+
+static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	if (!log_enabled(LOG_LEVEL_DEBUG))
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("libmicrohttpd: %s", line);
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+/* Binds and listens ourselves, for exact errors and the real port. */
+static int http_listen(const struct http_server_config *cfg, bool *v6, unsigned *port,
+		       char *why, size_t why_len)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	*v6 = false;
+	if (inet_pton(AF_INET, cfg->address, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)cfg->port);
+		len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, cfg->address, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)cfg->port);
+		len = sizeof(*in6);
+		*v6 = true;
+	} else {
+		snprintf(why, why_len, "listen.address \"%s\" is not an IP address", cfg->address);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len)) {
+		snprintf(why, why_len, "cannot listen on %s%s%s:%u: %s", *v6 ? "[" : "",
+			 cfg->address, *v6 ? "]" : "", cfg->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(*v6 ? in6->sin6_port : in4->sin_port);
+	return fd;
+}
+
+struct http_server *http_server_new(const struct http_server_config *cfg, char *why,
+				    size_t why_len)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	unsigned threads = cfg->threads;
+	unsigned flags;
+	bool v6;
+
+	if (!srv) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	pthread_rwlock_init(&srv->tokens_lock, NULL);
+	srv->routes = cfg->routes;
+	srv->ctx = cfg->ctx;
+	srv->max_body = cfg->max_body;
+	srv->listen_fd = http_listen(cfg, &v6, &srv->port, why, why_len);
+	if (srv->listen_fd < 0)
+		goto fail;
+	if (threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (unsigned)n : 1;
+	}
+	/* ITC lets MHD_resume_connection and shutdown wake the pollers
+	 * (without it Debian's 0.9.75 hangs at shutdown after slow clients). */
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+		MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	srv->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, http_on_request, srv,
+		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+		MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, srv,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_END);
+	if (!srv->mhd) {
+		snprintf(why, why_len, "cannot start the HTTP server on %s:%u", cfg->address,
+			 srv->port);
+		goto fail;
+	}
+	return srv;
+fail:
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	pthread_rwlock_destroy(&srv->tokens_lock);
+	free(srv);
+	return NULL;
+}
+
+unsigned http_server_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http_server_drain(struct http_server *srv, long grace_ms)
+{
+	struct timespec nap = { 0, 10 * 1000 * 1000 };
+	MHD_socket fd;
+
+	if (!srv || !srv->mhd)
+		return;
+	fd = MHD_quiesce_daemon(srv->mhd);
+	if (fd != MHD_INVALID_SOCKET) {
+		close(fd);
+		srv->listen_fd = -1;
+	}
+	for (long waited = 0; waited < grace_ms && atomic_load(&srv->in_flight) > 0; waited += 10)
+		nanosleep(&nap, NULL);
+}
+
+void http_server_free(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->mhd)
+		MHD_stop_daemon(srv->mhd);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	pthread_rwlock_destroy(&srv->tokens_lock);
+	free(srv->token_digests);
+	free(srv);
+}
+
+void http_server_stats(struct http_server *srv, struct http_server_stats *out)
+{
+	out->requests = atomic_load(&srv->requests);
+	out->in_flight = atomic_load(&srv->in_flight);
+	for (int i = 0; i < 6; i++)
+		out->by_class[i] = atomic_load(&srv->by_class[i]);
+}

@@ -1,0 +1,264 @@
+/* test_conf.c: unit tests for src/conf.c: defaults, every kind of setting,
+ * FILE:LINE errors, the environment's place, token files. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sessiond/conf.h"
+
+static char path[64];
+
+/* Writes text to a fresh temporary file whose name is in path. */
+static const char *write_file(const char *text)
+{
+	int fd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/sessiond-test-conf-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void clear_env(void)
+{
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_SESSION_TOKEN");
+	unsetenv("AWS_PROFILE");
+}
+
+/* Loads text; returns the error text (static) or NULL on success. */
+static const char *load(const char *text, struct conf *c)
+{
+	static char errors_copy[4096];
+	struct buf errors;
+	enum error_code rc;
+
+	buf_init(&errors, 0);
+	rc = conf_load(write_file(text), c, &errors);
+	unlink(path);
+	snprintf(errors_copy, sizeof(errors_copy), "%s", errors.data ? errors.data : "");
+	buf_free(&errors);
+	if (rc == ERROR_OK) {
+		ck_assert_str_eq(errors_copy, "");
+		return NULL;
+	}
+	ck_assert_int_eq(rc, ERROR_INVALID);
+	return errors_copy;
+}
+
+START_TEST(defaults_match_the_contract)
+{
+	struct conf c;
+
+	clear_env();
+	ck_assert_ptr_null(load("", &c));
+	ck_assert_str_eq(c.listen.address, "127.0.0.1");
+	ck_assert_int_eq(c.listen.port, 8080);
+	ck_assert_int_eq(c.listen.threads, 0);
+	ck_assert_int_eq(c.limits.max_connections, 10000);
+	ck_assert_int_eq(c.limits.connection_timeout, 30);
+	ck_assert_int_eq(c.limits.max_body, 409600);
+	ck_assert_int_eq(c.limits.request_timeout_ms, 5000);
+	ck_assert_uint_eq(c.auth.n_tokens, 0);
+	ck_assert_str_eq(c.auth.token_file, "");
+	ck_assert_str_eq(c.dynamodb.region, "us-east-1");
+	ck_assert_str_eq(c.dynamodb.endpoint, "");
+	ck_assert_str_eq(c.dynamodb.table, "sessions");
+	ck_assert_str_eq(c.dynamodb.hash_key, "id");
+	ck_assert_str_eq(c.dynamodb.prefix, "sess:");
+	ck_assert(c.dynamodb.consistent_read);
+	ck_assert(!c.dynamodb.create_table);
+	ck_assert_int_eq(c.dynamodb.max_connections, 64);
+	ck_assert_int_eq(c.dynamodb.timeout_ms, 1000);
+	ck_assert_int_eq(c.dynamodb.max_attempts, 4);
+	ck_assert_int_eq(c.session.default_ttl, 86400);
+	ck_assert_int_eq(c.session.max_ttl, 2592000);
+	ck_assert(c.reaper.enabled);
+	ck_assert_int_eq(c.reaper.interval, 600);
+	ck_assert_int_eq(c.reaper.max_deletes_per_second, 100);
+	ck_assert_int_eq(c.reaper.segments, 1);
+	ck_assert_int_eq(c.log.level, LOG_LEVEL_INFO);
+	ck_assert_int_eq(c.log.format, CONF_LOG_TEXT);
+	conf_free(&c);
+}
+END_TEST
+
+START_TEST(every_kind_of_setting_parses)
+{
+	struct conf c;
+
+	clear_env();
+	ck_assert_ptr_null(load("listen = { address = \"::\"; port = 9000; threads = 4; };\n"
+				"auth = { tokens = [\"abc\", \"d-e_f\"]; };\n"
+				"dynamodb = { endpoint = \"http://127.0.0.1:8000\"; table = \"t.1\";\n"
+				"  consistent_read = false; max_attempts = 2; region = \"eu-west-1\"; };\n"
+				"credentials = { access_key_id = \"AK\"; secret_access_key = \"SK\"; };\n"
+				"session = { default_ttl = 60; max_ttl = 120; };\n"
+				"log = { level = \"debug\"; format = \"json\"; };\n",
+				&c));
+	ck_assert_str_eq(c.listen.address, "::");
+	ck_assert_int_eq(c.listen.port, 9000);
+	ck_assert_int_eq(c.listen.threads, 4);
+	ck_assert_uint_eq(c.auth.n_tokens, 2);
+	ck_assert_str_eq(c.auth.tokens[1], "d-e_f");
+	ck_assert_str_eq(c.dynamodb.endpoint, "http://127.0.0.1:8000");
+	ck_assert_str_eq(c.dynamodb.table, "t.1");
+	ck_assert(!c.dynamodb.consistent_read);
+	ck_assert_int_eq(c.dynamodb.max_attempts, 2);
+	ck_assert_str_eq(c.dynamodb.region, "eu-west-1");
+	ck_assert_str_eq(c.credentials.secret_access_key, "SK");
+	ck_assert_int_eq(c.session.default_ttl, 60);
+	ck_assert_int_eq(c.log.level, LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(c.log.format, CONF_LOG_JSON);
+	conf_free(&c);
+}
+END_TEST
+
+/* Every error is reported, each with the file and the line it is on. */
+START_TEST(errors_name_file_and_line)
+{
+	struct conf c;
+	char want[256];
+	const char *e;
+
+	clear_env();
+	e = load("listen = {\n"
+		 "  port = \"8080\";\n"          /* line 2: wrong type */
+		 "  prot = 1;\n"                 /* line 3: unknown */
+		 "};\n"
+		 "limits = { max_body = 10; };\n" /* line 5: out of range */
+		 "colour = \"blue\";\n"          /* line 6: unknown group */
+		 "log = { level = \"loud\"; };\n", /* line 7: bad enum */
+		 &c);
+	ck_assert_ptr_nonnull(e);
+	snprintf(want, sizeof(want), "%s:2: listen.port must be an integer\n", path);
+	ck_assert_msg(strstr(e, want), "missing [%s] in [%s]", want, e);
+	snprintf(want, sizeof(want), "%s:3: unknown setting \"listen.prot\"\n", path);
+	ck_assert_msg(strstr(e, want), "missing [%s] in [%s]", want, e);
+	snprintf(want, sizeof(want), "%s:5: limits.max_body must be between", path);
+	ck_assert_msg(strstr(e, want), "missing [%s] in [%s]", want, e);
+	snprintf(want, sizeof(want), "%s:6: unknown setting \"colour\"\n", path);
+	ck_assert_msg(strstr(e, want), "missing [%s] in [%s]", want, e);
+	snprintf(want, sizeof(want), "%s:7: log.level must be one of", path);
+	ck_assert_msg(strstr(e, want), "missing [%s] in [%s]", want, e);
+}
+END_TEST
+
+START_TEST(syntax_errors_have_a_line)
+{
+	struct conf c;
+	char want[128];
+	const char *e;
+
+	clear_env();
+	e = load("listen = {\n  port = 80;\n  threads = = 2;\n};\n", &c);
+	ck_assert_ptr_nonnull(e);
+	snprintf(want, sizeof(want), "%s:3: ", path);
+	ck_assert_msg(strncmp(e, want, strlen(want)) == 0, "got [%s]", e);
+}
+END_TEST
+
+START_TEST(cross_setting_rules)
+{
+	struct conf c;
+	const char *e;
+
+	clear_env();
+	e = load("session = { default_ttl = 100; max_ttl = 50; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, "session.default_ttl (100) must not exceed"));
+	e = load("dynamodb = { table = \"ab\"; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, ":1: dynamodb.table must be"));
+	e = load("credentials = { access_key_id = \"AK\"; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, "must be set together"));
+	e = load("listen = { address = \"localhost\"; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, "listen.address must be an IPv4 or IPv6 address"));
+	e = load("dynamodb = { endpoint = \"ftp://x\"; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, "dynamodb.endpoint must start with"));
+	e = load("auth = { tokens = [\"has space\"]; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, "auth.tokens[0] must be"));
+	e = load("auth = { token_file = \"/nonexistent/tokens\"; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, "/nonexistent/tokens:0: cannot read token file"));
+}
+END_TEST
+
+/* The file wins over the environment; the environment fills the rest. */
+START_TEST(environment_fills_what_the_file_left_unset)
+{
+	struct conf c;
+
+	clear_env();
+	setenv("AWS_DEFAULT_REGION", "ap-south-1", 1);
+	setenv("AWS_ACCESS_KEY_ID", "ENVAK", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "ENVSK", 1);
+	ck_assert_ptr_null(load("", &c));
+	ck_assert_str_eq(c.dynamodb.region, "ap-south-1");
+	ck_assert_str_eq(c.credentials.access_key_id, "ENVAK");
+	conf_free(&c);
+	setenv("AWS_REGION", "eu-north-1", 1);
+	ck_assert_ptr_null(load("", &c));
+	ck_assert_str_eq(c.dynamodb.region, "eu-north-1"); /* AWS_REGION first */
+	conf_free(&c);
+	ck_assert_ptr_null(load("dynamodb = { region = \"us-west-2\"; };\n"
+				"credentials = { access_key_id = \"FILEAK\";"
+				" secret_access_key = \"FILESK\"; };\n",
+				&c));
+	ck_assert_str_eq(c.dynamodb.region, "us-west-2");
+	ck_assert_str_eq(c.credentials.access_key_id, "FILEAK");
+	ck_assert_str_eq(c.credentials.secret_access_key, "FILESK");
+	conf_free(&c);
+	clear_env();
+}
+END_TEST
+
+START_TEST(token_files)
+{
+	struct buf errors;
+	char **tokens = NULL;
+	size_t n = 0;
+
+	buf_init(&errors, 0);
+	write_file("# comment\n\n  tok-1  \ntok2\r\n");
+	ck_assert_int_eq(conf_read_token_file(path, &tokens, &n, &errors), ERROR_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(tokens[0], "tok-1");
+	ck_assert_str_eq(tokens[1], "tok2");
+	conf_tokens_free(tokens, n);
+	unlink(path);
+	write_file("good\nbad token\n");
+	ck_assert_int_eq(conf_read_token_file(path, &tokens, &n, &errors), ERROR_INVALID);
+	ck_assert_ptr_nonnull(strstr(errors.data, ":2: a token must be"));
+	unlink(path);
+	buf_free(&errors);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, defaults_match_the_contract);
+	tcase_add_test(tc, every_kind_of_setting_parses);
+	tcase_add_test(tc, errors_name_file_and_line);
+	tcase_add_test(tc, syntax_errors_have_a_line);
+	tcase_add_test(tc, cross_setting_rules);
+	tcase_add_test(tc, environment_fills_what_the_file_left_unset);
+	tcase_add_test(tc, token_files);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
