@@ -28,6 +28,7 @@ struct api {
 	const struct conf *conf;
 	struct ddb_client *ddb;
 	struct http_server *http;
+	struct reaper *reaper;
 	/* /readyz: the last DescribeTable outcome, shared by all workers. */
 	pthread_mutex_t ready_lock;
 	int64_t ready_at_ms;
@@ -883,6 +884,24 @@ static void api_metrics(void *ctx, struct http_request *req)
 	api_metric(&b, "sessiond_version_conflicts_total", "counter",
 		   "Conditional writes that lost a race and were retried.",
 		   atomic_load(&api->conflicts));
+	if (api->reaper) {
+		struct reaper_stats rs;
+		reaper_stats(api->reaper, &rs);
+		api_metric(&b, "sessiond_reaper_passes_total", "counter",
+			   "Reaper passes completed.", rs.passes);
+		api_metric(&b, "sessiond_reaper_failed_passes_total", "counter",
+			   "Reaper passes that ended on an error.", rs.failed_passes);
+		api_metric(&b, "sessiond_reaper_skipped_passes_total", "counter",
+			   "Reaper passes skipped: another daemon held the lease.",
+			   rs.skipped_passes);
+		api_metric(&b, "sessiond_reaper_scanned_total", "counter",
+			   "Expired sessions found by the reaper.", rs.scanned);
+		api_metric(&b, "sessiond_reaper_deleted_total", "counter",
+			   "Expired sessions deleted by the reaper.", rs.deleted);
+		api_metric(&b, "sessiond_reaper_conflicts_total", "counter",
+			   "Sessions kept because they were touched between scan and delete.",
+			   rs.conflicts);
+	}
 	if (!b.data) {
 		http_respond_problem(req, 500, "out of memory");
 		return;
@@ -925,6 +944,11 @@ struct api *api_new(const struct conf *conf, struct ddb_client *ddb)
 void api_set_http(struct api *api, struct http_server *http)
 {
 	api->http = http;
+}
+
+void api_set_reaper(struct api *api, struct reaper *reaper)
+{
+	api->reaper = reaper;
 }
 
 void api_free(struct api *api)

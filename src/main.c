@@ -4,6 +4,7 @@
  * Signals are taken synchronously with sigwait in the main thread, so no
  * code runs in signal-handler context. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "sessiond/ddb_client.h"
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
+#include "sessiond/reaper.h"
 #include "sessiond/table.h"
 
 static void usage(FILE *out)
@@ -126,8 +128,32 @@ static struct ddb_client *start_ddb(const struct conf *conf)
 	return ddb;
 }
 
+static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *ddb)
+{
+	struct reaper_config rc = {
+		.table = conf->dynamodb.table,
+		.hash_key = conf->dynamodb.hash_key,
+		.prefix = conf->dynamodb.prefix,
+		.interval = conf->reaper.interval,
+		.max_deletes_per_second = conf->reaper.max_deletes_per_second,
+		.segments = conf->reaper.segments,
+	};
+	struct reaper *r = reaper_new(&rc, ddb);
+
+	if (!r || reaper_start(r) != ERROR_OK) {
+		fputs("sessiond: cannot start the reaper thread\n", stderr);
+		reaper_free(r);
+		return NULL;
+	}
+	log_info("reaper: a pass every %" PRId64 " s, at most %" PRId64 " deletes/s, %" PRId64
+		 " segment(s)",
+		 conf->reaper.interval, conf->reaper.max_deletes_per_second, conf->reaper.segments);
+	return r;
+}
+
 static int serve(const char *path, const struct conf *conf)
 {
+	struct reaper *reaper = NULL;
 	struct ddb_client *ddb = NULL;
 	struct http_server *http = NULL;
 	struct api *api = NULL;
@@ -150,8 +176,11 @@ static int serve(const char *path, const struct conf *conf)
 		fprintf(stderr, "sessiond: %s\n", why);
 		goto out;
 	}
+	if (conf->reaper.enabled && !(reaper = start_reaper(conf, ddb)))
+		goto out;
 	if (!(api = api_new(conf, ddb)))
 		goto out;
+	api_set_reaper(api, reaper);
 	struct http_server_config hc = {
 		.address = conf->listen.address,
 		.port = (unsigned)conf->listen.port,
@@ -187,10 +216,13 @@ static int serve(const char *path, const struct conf *conf)
 	http_server_drain(http, (long)conf->limits.request_timeout_ms);
 	status = EXIT_SUCCESS;
 out:
-	/* The client goes first: its cancellations still answer suspended
-	 * requests through the running HTTP server. */
+	reaper_stop(reaper);
+	/* The client goes before the server and the reaper: its cancellations
+	 * still answer suspended requests through the running HTTP server, and
+	 * reach a reaper that is still allocated. */
 	ddb_client_free(ddb);
 	http_server_free(http);
+	reaper_free(reaper);
 	api_free(api);
 	if (status == EXIT_SUCCESS)
 		log_info("stopped");

@@ -7,6 +7,7 @@
 #include "sessiond/conf.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/http_server.h"
+#include "sessiond/reaper.h"
 
 struct api;
 
@@ -15,8 +16,10 @@ struct api;
 struct api *api_new(const struct conf *conf, struct ddb_client *ddb);
 void api_free(struct api *api);
 
-/* Lets /metrics read the server's counters (set once after start). */
+/* Let /metrics read the server's and the reaper's counters (set once at
+ * start; reaper may be NULL when disabled). */
 void api_set_http(struct api *api, struct http_server *http);
+void api_set_reaper(struct api *api, struct reaper *reaper);
 
 /* The routing table for http_server_config.routes (static). */
 const struct http_route *api_routes(void);

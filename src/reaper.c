@@ -1,0 +1,538 @@
+/* reaper.c: deletes expired sessions (reaper.h).
+ *
+ * DESIGN. A pass takes the fleet lease, then runs one worker thread per
+ * Scan segment. Workers read pages of keys and expiry times (filtered on
+ * the prefix and on expires < now) and submit a conditional DeleteItem for
+ * each, through a shared token bucket and a cap on deletes in flight. Every
+ * wait (for a page, a token, a free slot) is on the reaper's condition
+ * variable with a timeout, so reaper_stop is honoured within a second. The
+ * state of a request in flight lives on the heap and is released by
+ * whichever of the waiter and the completion lets go last, so a stop never
+ * leaves a completion writing into a dead stack frame. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "sessiond/buf.h"
+#include "sessiond/log.h"
+#include "sessiond/reaper.h"
+
+#define REAPER_MAX_INFLIGHT 16     /* deletes in flight per reaper */
+#define REAPER_WAIT_SLICE_MS 200   /* no wait is longer: stop stays prompt */
+#define REAPER_THROTTLE_PAUSE_MS 1000
+/* The lease key cannot be prefix + a session id: '/' is not in the id
+ * alphabet. It has no "expires", so neither a reaper nor DynamoDB's TTL
+ * ever deletes it. */
+#define REAPER_LEASE_KEY "sessiond/reaper-lease"
+
+struct reaper {
+	char *table, *hash_key, *prefix;
+	int64_t interval, rate, segments;
+	bool first_pass_now;
+	void (*after_page)(void *arg);
+	void *after_page_arg;
+	struct ddb_client *ddb;
+	char owner[33]; /* this daemon's lease identity */
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t cond;  /* any change: stop, a completion, time */
+	bool stopping;
+	unsigned inflight;    /* deletes submitted and not completed */
+	double tokens;        /* delete rate bucket */
+	int64_t refilled_ms;
+	int64_t pause_until_ms; /* throttled: deletes wait until then */
+	bool pass_failed;
+	struct reaper_stats stats;
+};
+
+/* One blocking call's rendezvous; freed by the last of waiter and
+ * completion (refs). */
+struct reaper_wait {
+	struct reaper *r;
+	int refs;
+	bool done;
+	struct ddb_result result;
+};
+
+static int64_t reaper_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t reaper_wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* Waits on the condition variable for at most ms (lock held). */
+static void reaper_sleep_locked(struct reaper *r, int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms > REAPER_WAIT_SLICE_MS)
+		ms = REAPER_WAIT_SLICE_MS;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+}
+
+/* ---- blocking calls that a stop interrupts ------------------------------ */
+
+static void reaper_wait_release(struct reaper_wait *w)
+{
+	if (--w->refs == 0) {
+		ddb_result_clear(&w->result);
+		free(w);
+	}
+}
+
+static void reaper_on_wait_done(void *arg, struct ddb_result *res)
+{
+	struct reaper_wait *w = arg;
+	struct reaper *r = w->r;
+
+	pthread_mutex_lock(&r->lock);
+	w->result = *res;
+	memset(&res->resp, 0, sizeof(res->resp)); /* moved */
+	w->done = true;
+	reaper_wait_release(w);
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Sends req and waits for its result, or for a stop (ERROR_CANCELLED).
+ * On ERROR_OK/other, *res is the caller's (ddb_result_clear it). */
+static enum error_code reaper_call(struct reaper *r, const struct ddb_request *req,
+				   struct ddb_result *res)
+{
+	struct reaper_wait *w = calloc(1, sizeof(*w));
+	enum error_code rc;
+
+	memset(res, 0, sizeof(*res));
+	if (!w)
+		return ERROR_NOMEM;
+	w->r = r;
+	w->refs = 2;
+	rc = ddb_client_submit(r->ddb, req, reaper_on_wait_done, w);
+	if (rc != ERROR_OK) {
+		free(w);
+		return rc;
+	}
+	pthread_mutex_lock(&r->lock);
+	while (!w->done && !r->stopping)
+		reaper_sleep_locked(r, REAPER_WAIT_SLICE_MS);
+	if (w->done) {
+		*res = w->result;
+		memset(&w->result, 0, sizeof(w->result));
+		rc = res->rc;
+	} else {
+		rc = ERROR_CANCELLED;
+	}
+	reaper_wait_release(w);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* ---- the lease ---------------------------------------------------------- */
+
+/* Takes or renews the fleet lease until now + interval. false with
+ * *held_elsewhere when another daemon holds a valid one. */
+static enum error_code reaper_take_lease(struct reaper *r, bool *held_elsewhere)
+{
+	struct ddb_item item = { 0 }, values = { 0 };
+	struct ddb_name names[] = { { "#k", r->hash_key }, { "#u", "lease_until" },
+				    { "#o", "owner" } };
+	struct ddb_request req = {
+		.op = DDB_OP_PUT_ITEM,
+		.table = r->table,
+		.item = &item,
+		.condition = "attribute_not_exists(#k) OR #u < :now OR #o = :me",
+		.names = names,
+		.n_names = 3,
+		.values = &values,
+	};
+	struct ddb_result res;
+	int64_t now = reaper_wall_s();
+	enum error_code rc = ERROR_NOMEM;
+
+	*held_elsewhere = false;
+	if (ddb_item_add_s(&item, r->hash_key, REAPER_LEASE_KEY, strlen(REAPER_LEASE_KEY)) ||
+	    ddb_item_add_s(&item, "owner", r->owner, strlen(r->owner)) ||
+	    ddb_item_add_n_i64(&item, "lease_until", now + r->interval) ||
+	    ddb_item_add_n_i64(&values, ":now", now) ||
+	    ddb_item_add_s(&values, ":me", r->owner, strlen(r->owner)))
+		goto out;
+	rc = reaper_call(r, &req, &res);
+	if (rc == ERROR_CONDITION) {
+		*held_elsewhere = true;
+		rc = ERROR_OK;
+	}
+	ddb_result_clear(&res);
+out:
+	ddb_item_clear(&item);
+	ddb_item_clear(&values);
+	return rc;
+}
+
+/* ---- deletes ------------------------------------------------------------ */
+
+static void reaper_on_delete(void *arg, struct ddb_result *res)
+{
+	struct reaper *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	r->inflight--;
+	if (res->rc == ERROR_OK) {
+		r->stats.deleted++;
+	} else if (res->rc == ERROR_CONDITION) {
+		r->stats.conflicts++; /* touched since the scan, or gone: kept */
+	} else if (res->rc == ERROR_UNAVAILABLE) {
+		/* Throttled past the client's retries: slow the pass down; the
+		 * item is found again by the next pass. */
+		r->pause_until_ms = reaper_mono_ms() + REAPER_THROTTLE_PAUSE_MS;
+	} else if (res->rc != ERROR_CANCELLED) {
+		r->pass_failed = true;
+		log_warn("reaper: delete failed: %s (%s)", error_str(res->rc), res->err.type);
+	}
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Waits for a delete slot and a rate token (lock held). false on stop. */
+static bool reaper_admit_locked(struct reaper *r)
+{
+	for (;;) {
+		int64_t now = reaper_mono_ms();
+
+		if (r->stopping)
+			return false;
+		if (r->rate > 0) {
+			double burst = r->rate < 10 ? 1.0 : (double)r->rate / 10.0;
+			r->tokens += (double)(now - r->refilled_ms) * (double)r->rate / 1000.0;
+			if (r->tokens > burst)
+				r->tokens = burst;
+			r->refilled_ms = now;
+		}
+		if (now < r->pause_until_ms) {
+			reaper_sleep_locked(r, r->pause_until_ms - now);
+		} else if (r->inflight >= REAPER_MAX_INFLIGHT) {
+			reaper_sleep_locked(r, REAPER_WAIT_SLICE_MS);
+		} else if (r->rate > 0 && r->tokens < 1.0) {
+			reaper_sleep_locked(r, (int64_t)((1.0 - r->tokens) * 1000.0 / (double)r->rate) + 1);
+		} else {
+			if (r->rate > 0)
+				r->tokens -= 1.0;
+			r->inflight++;
+			return true;
+		}
+	}
+}
+
+/* Deletes key if it is still expired at now. */
+static void reaper_delete(struct reaper *r, const struct ddb_attr *key, int64_t now)
+{
+	struct ddb_item k = { 0 }, values = { 0 };
+	struct ddb_name names[] = { { "#e", "expires" } };
+	struct ddb_request req = {
+		.op = DDB_OP_DELETE_ITEM,
+		.table = r->table,
+		.key = &k,
+		.condition = "#e < :now",
+		.names = names,
+		.n_names = 1,
+		.values = &values,
+	};
+	bool admitted;
+
+	if (ddb_item_add_s(&k, r->hash_key, key->value, key->value_len) ||
+	    ddb_item_add_n_i64(&values, ":now", now)) {
+		pthread_mutex_lock(&r->lock);
+		r->pass_failed = true;
+		pthread_mutex_unlock(&r->lock);
+		goto out;
+	}
+	pthread_mutex_lock(&r->lock);
+	admitted = reaper_admit_locked(r);
+	pthread_mutex_unlock(&r->lock);
+	if (admitted && ddb_client_submit(r->ddb, &req, reaper_on_delete, r) != ERROR_OK) {
+		pthread_mutex_lock(&r->lock);
+		r->inflight--;
+		pthread_mutex_unlock(&r->lock);
+	}
+out:
+	ddb_item_clear(&k);
+	ddb_item_clear(&values);
+}
+
+/* ---- scanning ------------------------------------------------------------ */
+
+struct reaper_segment {
+	struct reaper *r;
+	int segment;
+	int64_t now;
+	pthread_t thread;
+};
+
+/* Deletes the expired sessions of one scanned page. */
+static void reaper_page(struct reaper *r, const struct ddb_response *page, int64_t now)
+{
+	size_t plen = strlen(r->prefix);
+
+	for (size_t i = 0; i < page->n_items; i++) {
+		const struct ddb_attr *key = ddb_item_get(&page->items[i], r->hash_key);
+
+		/* The filter already did this; a key outside the prefix is
+		 * another application's and is never touched, whatever the
+		 * engine returned. */
+		if (!key || key->type != DDB_TYPE_S || strncmp(key->value, r->prefix, plen) != 0)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		r->stats.scanned++;
+		pthread_mutex_unlock(&r->lock);
+		reaper_delete(r, key, now);
+	}
+}
+
+static void *reaper_segment_main(void *arg)
+{
+	struct reaper_segment *s = arg;
+	struct reaper *r = s->r;
+	struct ddb_item values = { 0 }, start = { 0 };
+	struct ddb_name names[] = { { "#k", r->hash_key }, { "#e", "expires" } };
+	bool more = true, prefixed = *r->prefix != '\0';
+
+	if (ddb_item_add_n_i64(&values, ":now", s->now) ||
+	    (prefixed && ddb_item_add_s(&values, ":p", r->prefix, strlen(r->prefix))))
+		more = false;
+	while (more) {
+		struct ddb_request req = {
+			.op = DDB_OP_SCAN,
+			.table = r->table,
+			.projection = "#k, #e",
+			.filter = prefixed ? "begins_with(#k, :p) AND #e < :now" : "#e < :now",
+			.names = names,
+			.n_names = 2,
+			.values = &values,
+			.segment = s->segment,
+			.total_segments = (int)r->segments,
+			.exclusive_start_key = start.n ? &start : NULL,
+		};
+		struct ddb_result res;
+		enum error_code rc = reaper_call(r, &req, &res);
+
+		if (rc != ERROR_OK) {
+			if (rc != ERROR_CANCELLED)
+				log_warn("reaper: scan of segment %d failed: %s (%s)", s->segment,
+					 error_str(rc), res.err.type);
+			pthread_mutex_lock(&r->lock);
+			r->pass_failed = rc != ERROR_CANCELLED;
+			pthread_mutex_unlock(&r->lock);
+			ddb_result_clear(&res);
+			break;
+		}
+		if (r->after_page)
+			r->after_page(r->after_page_arg);
+		reaper_page(r, &res.resp, s->now);
+		more = res.resp.has_last_key &&
+		       ddb_item_copy(&start, &res.resp.last_key) == ERROR_OK;
+		ddb_result_clear(&res);
+	}
+	ddb_item_clear(&values);
+	ddb_item_clear(&start);
+	return NULL;
+}
+
+/* ---- passes -------------------------------------------------------------- */
+
+enum error_code reaper_pass(struct reaper *r, bool *skipped)
+{
+	struct reaper_segment *segs = NULL;
+	struct reaper_stats before;
+	int64_t started = reaper_mono_ms(), n_started = 0;
+	bool elsewhere = false, failed;
+	enum error_code rc;
+
+	*skipped = false;
+	rc = reaper_take_lease(r, &elsewhere);
+	if (rc != ERROR_OK || elsewhere) {
+		pthread_mutex_lock(&r->lock);
+		if (rc == ERROR_OK)
+			r->stats.skipped_passes++;
+		else if (rc != ERROR_CANCELLED)
+			r->stats.failed_passes++;
+		pthread_mutex_unlock(&r->lock);
+		if (rc != ERROR_OK && rc != ERROR_CANCELLED)
+			log_warn("reaper: could not take the lease: %s", error_str(rc));
+		*skipped = elsewhere;
+		return rc;
+	}
+	pthread_mutex_lock(&r->lock);
+	before = r->stats;
+	r->pass_failed = false;
+	r->tokens = 0;
+	r->refilled_ms = started;
+	pthread_mutex_unlock(&r->lock);
+
+	segs = calloc((size_t)r->segments, sizeof(*segs));
+	if (!segs)
+		return ERROR_NOMEM;
+	for (int64_t i = 0; i < r->segments; i++) {
+		segs[i] = (struct reaper_segment){ .r = r, .segment = (int)i, .now = reaper_wall_s() };
+		if (pthread_create(&segs[i].thread, NULL, reaper_segment_main, &segs[i]) != 0)
+			break;
+		n_started++;
+	}
+	for (int64_t i = 0; i < n_started; i++)
+		pthread_join(segs[i].thread, NULL);
+	free(segs);
+
+	/* The pass ends when its deletes have (or a stop). */
+	pthread_mutex_lock(&r->lock);
+	while (r->inflight > 0 && !r->stopping)
+		reaper_sleep_locked(r, REAPER_WAIT_SLICE_MS);
+	failed = r->pass_failed || n_started < r->segments;
+	if (failed)
+		r->stats.failed_passes++;
+	else if (!r->stopping)
+		r->stats.passes++;
+	log_info("reaper: pass %s: scanned %" PRIu64 ", deleted %" PRIu64
+		 ", kept because touched %" PRIu64 ", %" PRId64 " ms",
+		 failed ? "failed" : r->stopping ? "stopped" : "done",
+		 r->stats.scanned - before.scanned, r->stats.deleted - before.deleted,
+		 r->stats.conflicts - before.conflicts, reaper_mono_ms() - started);
+	pthread_mutex_unlock(&r->lock);
+	return failed ? ERROR_UNAVAILABLE : ERROR_OK;
+}
+
+/* A random fraction of the interval, so a fleet restarted together does
+ * not reap together. */
+static int64_t reaper_first_delay_ms(const struct reaper *r)
+{
+	uint32_t x = 0;
+
+	if (r->first_pass_now)
+		return 0;
+	if (RAND_bytes((unsigned char *)&x, sizeof(x)) != 1)
+		x = (uint32_t)reaper_mono_ms();
+	return (int64_t)((double)x / 4294967296.0 * (double)r->interval * 1000.0);
+}
+
+static void *reaper_main(void *arg)
+{
+	struct reaper *r = arg;
+	int64_t due = reaper_mono_ms() + reaper_first_delay_ms(r);
+	bool skipped;
+
+	pthread_setname_np(pthread_self(), "reaper");
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping) {
+		int64_t now = reaper_mono_ms();
+		if (now < due) {
+			reaper_sleep_locked(r, due - now);
+			continue;
+		}
+		pthread_mutex_unlock(&r->lock);
+		/* A failed pass is logged inside and retried next interval. */
+		reaper_pass(r, &skipped);
+		pthread_mutex_lock(&r->lock);
+		due = reaper_mono_ms() + r->interval * 1000;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+struct reaper *reaper_new(const struct reaper_config *cfg, struct ddb_client *ddb)
+{
+	struct reaper *r = calloc(1, sizeof(*r));
+	unsigned char raw[16];
+
+	if (!r)
+		return NULL;
+	r->table = strdup(cfg->table);
+	r->hash_key = strdup(cfg->hash_key);
+	r->prefix = strdup(cfg->prefix ? cfg->prefix : "");
+	if (!r->table || !r->hash_key || !r->prefix || RAND_bytes(raw, sizeof(raw)) != 1) {
+		reaper_free(r);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(r->owner + 2 * i, 3, "%02x", raw[i]);
+	r->interval = cfg->interval > 0 ? cfg->interval : 600;
+	r->rate = cfg->max_deletes_per_second;
+	r->segments = cfg->segments > 0 ? cfg->segments : 1;
+	r->first_pass_now = cfg->first_pass_now;
+	r->after_page = cfg->after_page;
+	r->after_page_arg = cfg->after_page_arg;
+	r->ddb = ddb;
+	pthread_mutex_init(&r->lock, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&r->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	return r;
+}
+
+enum error_code reaper_start(struct reaper *r)
+{
+	if (pthread_create(&r->thread, NULL, reaper_main, r) != 0)
+		return ERROR_IO;
+	r->started = true;
+	return ERROR_OK;
+}
+
+void reaper_stop(struct reaper *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stopping = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->started) {
+		pthread_join(r->thread, NULL);
+		r->started = false;
+	}
+}
+
+void reaper_free(struct reaper *r)
+{
+	if (!r)
+		return;
+	reaper_stop(r);
+	free(r->table);
+	free(r->hash_key);
+	free(r->prefix);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	free(r);
+}
+
+void reaper_stats(struct reaper *r, struct reaper_stats *out)
+{
+	pthread_mutex_lock(&r->lock);
+	*out = r->stats;
+	pthread_mutex_unlock(&r->lock);
+}
