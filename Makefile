@@ -39,7 +39,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Keep the test objects that pattern rules make along the way.
 .SECONDARY:
 
-.PHONY: all tests check check-fast deps run install clean format help
+.PHONY: all tests check check-fast deps run install clean format help bench
 
 all: $(BUILD)/sessiond
 
@@ -76,10 +76,21 @@ deps:
 run: deps all
 	scripts/run.sh
 
+# sessiond against the seed's stack and dynalite itself, side by side
+# (bench/run.sh; QUICK=1 for one short round). Not part of `check`.
+bench:
+	QUICK="$(QUICK)" bench/run.sh
+
+# The unit's ExecStart is rewritten to point at $(PREFIX)/bin.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/sessiond
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/doc/sessiond
 	install -m 0755 $(BUILD)/sessiond $(DESTDIR)$(PREFIX)/bin/sessiond
-	install -m 0644 conf/sessiond.conf $(DESTDIR)$(PREFIX)/etc/sessiond/sessiond.conf.example
+	sed 's|/usr/local/bin|$(PREFIX)/bin|g' systemd/sessiond.service > $(BUILD)/sessiond.service
+	install -m 0644 $(BUILD)/sessiond.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sessiond.service
+	install -m 0644 conf/sessiond.conf $(DESTDIR)$(PREFIX)/share/doc/sessiond/sessiond.conf.example
+	if [ -f docs/sessiond.8 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man8 && \
+		install -m 0644 docs/sessiond.8 $(DESTDIR)$(PREFIX)/share/man/man8/sessiond.8; fi
 
 clean:
 	rm -rf $(BUILD)

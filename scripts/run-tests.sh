@@ -57,6 +57,19 @@ for t in "$build"/tests/test_*; do
 	[[ -x $t ]] && run "$t"
 done
 
+# The systemd unit's sandbox, rated by systemd itself where it is installed.
+if command -v systemd-analyze >/dev/null 2>&1; then
+	score=$(systemd-analyze security --offline=true systemd/sessiond.service 2>&1 |
+		sed -n 's/.*Overall exposure level for sessiond.service: \([0-9.]*\).*/\1/p')
+	echo "== systemd-analyze security: exposure ${score:-unknown} (must be <= 2.0)"
+	if [[ -n $score ]] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		broken+=("systemd unit exposure ${score:-unknown}")
+	fi
+fi
+
 if compgen -G "$build/tests/integration/test_*" >/dev/null; then
 	if ! SESSIOND_TEST_DDB_ENDPOINT=$(scripts/dynalite.sh start "$state/ddb") ||
 		! SESSIOND_TEST_DDB_TLS_ENDPOINT=$(scripts/dynalite.sh start "$state/ddb-tls" --ssl); then

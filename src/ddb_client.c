@@ -107,6 +107,7 @@ struct ddb_client {
 	/* Counters, written by the I/O thread (submitted: by submitters). */
 	_Atomic uint64_t submitted, completed, attempts, retries, throttles;
 	_Atomic uint64_t conns_opened, conns_open, conns_peak;
+	_Atomic uint64_t loops;
 };
 
 static int64_t ddb_now_ms(void)
@@ -672,6 +673,7 @@ static void *ddb_io_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), "ddb-io");
 	for (;;) {
+		ddb_counter_add(&client->loops, 1);
 		pthread_mutex_lock(&client->lock);
 		stop = client->stopping;
 		/* New calls pass through the backoff queue, which releases
@@ -1008,4 +1010,5 @@ void ddb_client_stats(struct ddb_client *client, struct ddb_client_stats *out)
 	out->connections_opened = atomic_load(&client->conns_opened);
 	out->connections_open = atomic_load(&client->conns_open);
 	out->connections_peak = atomic_load(&client->conns_peak);
+	out->loops = atomic_load(&client->loops);
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -80,6 +81,7 @@ struct http_server {
 	struct MHD_Daemon *mhd;
 	int listen_fd;
 	unsigned port;
+	char probe_url[96]; /* http://<loopback or bound address>:<port>/healthz */
 	size_t max_body;
 	const struct http_route *routes;
 	void *ctx;
@@ -824,6 +826,19 @@ static int http_listen(const struct http_server_config *cfg, bool *v6, unsigned 
 	return fd;
 }
 
+/* The wildcard addresses are probed on the loopback of their family. */
+static void http_probe_url(struct http_server *srv, const char *address, bool v6)
+{
+	const char *host = address;
+
+	if (strcmp(address, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (v6 && strcmp(address, "::") == 0)
+		host = "::1";
+	snprintf(srv->probe_url, sizeof(srv->probe_url), "http://%s%s%s:%u/healthz",
+		 v6 ? "[" : "", host, v6 ? "]" : "", srv->port);
+}
+
 struct http_server *http_server_new(const struct http_server_config *cfg, char *why,
 				    size_t why_len)
 {
@@ -868,6 +883,7 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 			 srv->port);
 		goto fail;
 	}
+	http_probe_url(srv, cfg->address, v6);
 	return srv;
 fail:
 	if (srv->listen_fd >= 0)
@@ -875,6 +891,33 @@ fail:
 	pthread_rwlock_destroy(&srv->tokens_lock);
 	free(srv);
 	return NULL;
+}
+
+static size_t http_discard(char *p, size_t size, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return size * n;
+}
+
+bool http_server_self_check(struct http_server *srv, long timeout_ms)
+{
+	CURL *easy = curl_easy_init();
+	long status = 0;
+	bool ok;
+
+	if (!easy)
+		return false;
+	curl_easy_setopt(easy, CURLOPT_URL, srv->probe_url);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROXY, ""); /* never through a proxy */
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, http_discard);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+	ok = curl_easy_perform(easy) == CURLE_OK &&
+	     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200;
+	curl_easy_cleanup(easy);
+	return ok;
 }
 
 unsigned http_server_port(const struct http_server *srv)

@@ -17,6 +17,7 @@
 #include "sessiond/ddb_client.h"
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
+#include "sessiond/notify.h"
 #include "sessiond/reaper.h"
 #include "sessiond/table.h"
 
@@ -151,6 +152,39 @@ static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *d
 	return r;
 }
 
+/* Waits for SIGTERM, SIGINT or SIGHUP. Under a systemd watchdog, sends a
+ * keep-alive each interval, but only while both the HTTP workers (they
+ * answer /healthz over the loopback) and the DynamoDB I/O thread (its loop
+ * counter moves) are making progress: a wedged daemon gets restarted. */
+static int wait_for_signal(const sigset_t *set, struct http_server *http,
+			   struct ddb_client *ddb)
+{
+	long interval = notify_watchdog_interval_ms();
+	struct ddb_client_stats st;
+	uint64_t last_loops = 0;
+	struct timespec ts;
+	int sig;
+
+	for (;;) {
+		if (interval <= 0) {
+			if (sigwait(set, &sig) == 0)
+				return sig;
+			continue;
+		}
+		ts.tv_sec = interval / 1000;
+		ts.tv_nsec = (interval % 1000) * 1000000;
+		sig = sigtimedwait(set, NULL, &ts);
+		if (sig > 0)
+			return sig;
+		ddb_client_stats(ddb, &st);
+		if (st.loops != last_loops && http_server_self_check(http, interval / 2))
+			notify_send("WATCHDOG=1");
+		else
+			log_warn("watchdog: no progress (HTTP or DynamoDB thread); no keep-alive sent");
+		last_loops = st.loops;
+	}
+}
+
 static int serve(const char *path, const struct conf *conf)
 {
 	struct reaper *reaper = NULL;
@@ -202,17 +236,15 @@ static int serve(const char *path, const struct conf *conf)
 		 strchr(conf->listen.address, ':') ? "[" : "", conf->listen.address,
 		 strchr(conf->listen.address, ':') ? "]" : "", http_server_port(http),
 		 conf->dynamodb.table, conf->dynamodb.region);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			reload(path, http);
-			continue;
-		}
-		log_info("%s: finishing requests in flight, then stopping",
-			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		break;
+	notify_send("READY=1\nSTATUS=serving");
+	while ((sig = wait_for_signal(&set, http, ddb)) == SIGHUP) {
+		notify_send("RELOADING=1");
+		reload(path, http);
+		notify_send("READY=1\nSTATUS=serving");
 	}
+	log_info("%s: finishing requests in flight, then stopping",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify_send("STOPPING=1");
 	http_server_drain(http, (long)conf->limits.request_timeout_ms);
 	status = EXIT_SUCCESS;
 out:

@@ -48,6 +48,7 @@ struct reaper {
 	double tokens;        /* delete rate bucket */
 	int64_t refilled_ms;
 	int64_t pause_until_ms; /* throttled: deletes wait until then */
+	int64_t lease_taken_ms; /* when the lease was last taken or renewed */
 	bool pass_failed;
 	struct reaper_stats stats;
 };
@@ -153,8 +154,17 @@ static enum error_code reaper_call(struct reaper *r, const struct ddb_request *r
 
 /* ---- the lease ---------------------------------------------------------- */
 
-/* Takes or renews the fleet lease until now + interval. false with
- * *held_elsewhere when another daemon holds a valid one. */
+/* The lease lasts two intervals, so the owner's next pass renews it before
+ * it lapses even when passes run late, and a crashed owner's lease frees
+ * the fleet within two intervals. A long pass renews it as it goes
+ * (reaper_keep_lease), so two passes never overlap. */
+static int64_t reaper_lease_seconds(const struct reaper *r)
+{
+	return 2 * r->interval;
+}
+
+/* Takes or renews the fleet lease. *held_elsewhere when another daemon
+ * holds a valid one. */
 static enum error_code reaper_take_lease(struct reaper *r, bool *held_elsewhere)
 {
 	struct ddb_item item = { 0 }, values = { 0 };
@@ -176,7 +186,7 @@ static enum error_code reaper_take_lease(struct reaper *r, bool *held_elsewhere)
 	*held_elsewhere = false;
 	if (ddb_item_add_s(&item, r->hash_key, REAPER_LEASE_KEY, strlen(REAPER_LEASE_KEY)) ||
 	    ddb_item_add_s(&item, "owner", r->owner, strlen(r->owner)) ||
-	    ddb_item_add_n_i64(&item, "lease_until", now + r->interval) ||
+	    ddb_item_add_n_i64(&item, "lease_until", now + reaper_lease_seconds(r)) ||
 	    ddb_item_add_n_i64(&values, ":now", now) ||
 	    ddb_item_add_s(&values, ":me", r->owner, strlen(r->owner)))
 		goto out;
@@ -184,12 +194,32 @@ static enum error_code reaper_take_lease(struct reaper *r, bool *held_elsewhere)
 	if (rc == ERROR_CONDITION) {
 		*held_elsewhere = true;
 		rc = ERROR_OK;
+	} else if (rc == ERROR_OK) {
+		pthread_mutex_lock(&r->lock);
+		r->lease_taken_ms = reaper_mono_ms();
+		pthread_mutex_unlock(&r->lock);
 	}
 	ddb_result_clear(&res);
 out:
 	ddb_item_clear(&item);
 	ddb_item_clear(&values);
 	return rc;
+}
+
+/* During a pass: renews the lease once half of it has run out. false when
+ * it could not be kept (the pass must end: another daemon may start). */
+static bool reaper_keep_lease(struct reaper *r)
+{
+	bool due, elsewhere = false;
+
+	pthread_mutex_lock(&r->lock);
+	due = reaper_mono_ms() - r->lease_taken_ms > reaper_lease_seconds(r) * 1000 / 2;
+	if (due)
+		r->lease_taken_ms = reaper_mono_ms(); /* one renewal at a time */
+	pthread_mutex_unlock(&r->lock);
+	if (!due)
+		return true;
+	return reaper_take_lease(r, &elsewhere) == ERROR_OK && !elsewhere;
 }
 
 /* ---- deletes ------------------------------------------------------------ */
@@ -350,6 +380,14 @@ static void *reaper_segment_main(void *arg)
 		}
 		if (r->after_page)
 			r->after_page(r->after_page_arg);
+		if (!reaper_keep_lease(r)) {
+			log_warn("reaper: lost the lease during a pass; ending it");
+			pthread_mutex_lock(&r->lock);
+			r->pass_failed = true;
+			pthread_mutex_unlock(&r->lock);
+			ddb_result_clear(&res);
+			break;
+		}
 		reaper_page(r, &res.resp, s->now);
 		more = res.resp.has_last_key &&
 		       ddb_item_copy(&start, &res.resp.last_key) == ERROR_OK;

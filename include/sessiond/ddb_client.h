@@ -58,6 +58,8 @@ struct ddb_client_stats {
 	uint64_t connections_opened; /* sockets opened since start */
 	uint64_t connections_open;   /* sockets open now */
 	uint64_t connections_peak;   /* the most sockets open at once */
+	uint64_t loops;              /* I/O loop iterations: at least one a second
+	                                while the thread is alive (the watchdog) */
 };
 
 struct ddb_client;

@@ -75,6 +75,10 @@ void http_server_drain(struct http_server *srv, long grace_ms);
 /* Stops the threads and frees everything. Accepts NULL. */
 void http_server_free(struct http_server *srv);
 
+/* For the systemd watchdog: asks GET /healthz of this server over the
+ * loopback, answered by a worker thread, within timeout_ms. */
+bool http_server_self_check(struct http_server *srv, long timeout_ms);
+
 /* Counters for /metrics. */
 struct http_server_stats {
 	uint64_t requests;

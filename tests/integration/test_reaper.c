@@ -307,6 +307,7 @@ START_TEST(a_session_touched_after_the_scan_survives)
 
 	new_table(c, table, sizeof(table));
 	t.table = table;
+	atomic_store(&seeded_done, 0);
 	for (int i = 0; i < 50; i++) {
 		struct seed s = { .kind = EXPIRED };
 		snprintf(s.id, sizeof(s.id), "sess:t-%d", i);
