@@ -16,6 +16,7 @@
 #include "sessiond/api.h"
 #include "sessiond/buf.h"
 #include "sessiond/log.h"
+#include "sessiond/metrics.h"
 #include "sessiond/session.h"
 
 #define API_MAX_TRIES 8          /* read-merge-write rounds before 409 */
@@ -844,43 +845,21 @@ static void api_readyz(void *ctx, struct http_request *req)
 static void api_metric(struct buf *b, const char *name, const char *type, const char *help,
 		       uint64_t value)
 {
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name,
-		   value);
+	metrics_family(b, name, type, help);
+	metrics_sample(b, name, NULL, value);
 }
 
 static void api_metrics(void *ctx, struct http_request *req)
 {
 	struct api *api = ctx;
-	struct http_server_stats hs = { 0 };
-	struct ddb_client_stats ds;
 	struct buf b;
 
 	buf_init(&b, 0);
+	metrics_family(&b, "sessiond_build_info", "gauge", "Version of this build.");
+	buf_printf(&b, "sessiond_build_info{version=\"%s\"} 1\n", SESSIOND_VERSION);
 	if (api->http)
-		http_server_stats(api->http, &hs);
-	ddb_client_stats(api->ddb, &ds);
-	buf_printf(&b, "# HELP sessiond_build_info Version of this build.\n"
-		       "# TYPE sessiond_build_info gauge\n"
-		       "sessiond_build_info{version=\"%s\"} 1\n", SESSIOND_VERSION);
-	api_metric(&b, "sessiond_http_requests_total", "counter", "HTTP requests received.",
-		   hs.requests);
-	buf_printf(&b, "# HELP sessiond_http_responses_total HTTP responses by status class.\n"
-		       "# TYPE sessiond_http_responses_total counter\n");
-	for (int i = 1; i < 6; i++)
-		buf_printf(&b, "sessiond_http_responses_total{class=\"%dxx\"} %" PRIu64 "\n", i,
-			   hs.by_class[i]);
-	api_metric(&b, "sessiond_http_requests_in_flight", "gauge",
-		   "HTTP requests being handled.", hs.in_flight);
-	api_metric(&b, "sessiond_dynamodb_requests_total", "counter",
-		   "DynamoDB requests submitted.", ds.submitted);
-	api_metric(&b, "sessiond_dynamodb_attempts_total", "counter",
-		   "DynamoDB HTTP attempts sent, retries included.", ds.attempts);
-	api_metric(&b, "sessiond_dynamodb_retries_total", "counter",
-		   "DynamoDB attempts after the first.", ds.retries);
-	api_metric(&b, "sessiond_dynamodb_throttles_total", "counter",
-		   "DynamoDB throttling errors.", ds.throttles);
-	api_metric(&b, "sessiond_dynamodb_connections", "gauge",
-		   "Open connections to DynamoDB.", ds.connections_open);
+		http_server_write_metrics(api->http, &b);
+	ddb_client_write_metrics(api->ddb, &b);
 	api_metric(&b, "sessiond_version_conflicts_total", "counter",
 		   "Conditional writes that lost a race and were retried.",
 		   atomic_load(&api->conflicts));
@@ -912,16 +891,16 @@ static void api_metrics(void *ctx, struct http_request *req)
 /* ---- the table ------------------------------------------------------------------- */
 
 static const struct http_route api_route_table[] = {
-	{ "/v1/sessions", HTTP_POST, "create", HTTP_BODY_JSON, true, api_create },
-	{ "/v1/sessions/{id}", HTTP_GET, "get", HTTP_BODY_NONE, true, api_get },
-	{ "/v1/sessions/{id}", HTTP_PUT, "put", HTTP_BODY_JSON, true, api_put },
-	{ "/v1/sessions/{id}", HTTP_PATCH, "patch", HTTP_BODY_MERGE_PATCH, true, api_patch },
-	{ "/v1/sessions/{id}", HTTP_DELETE, "delete", HTTP_BODY_NONE, true, api_delete },
-	{ "/v1/sessions/{id}/touch", HTTP_POST, "touch", HTTP_BODY_JSON, true, api_touch },
-	{ "/healthz", HTTP_GET, "healthz", HTTP_BODY_NONE, false, api_healthz },
-	{ "/readyz", HTTP_GET, "readyz", HTTP_BODY_NONE, false, api_readyz },
-	{ "/metrics", HTTP_GET, "metrics", HTTP_BODY_NONE, false, api_metrics },
-	{ NULL, 0, NULL, HTTP_BODY_NONE, false, NULL },
+	{ "/v1/sessions", HTTP_POST, "create", HTTP_BODY_JSON, HTTP_AUTH_REQUIRED, api_create },
+	{ "/v1/sessions/{id}", HTTP_GET, "get", HTTP_BODY_NONE, HTTP_AUTH_REQUIRED, api_get },
+	{ "/v1/sessions/{id}", HTTP_PUT, "put", HTTP_BODY_JSON, HTTP_AUTH_REQUIRED, api_put },
+	{ "/v1/sessions/{id}", HTTP_PATCH, "patch", HTTP_BODY_MERGE_PATCH, HTTP_AUTH_REQUIRED, api_patch },
+	{ "/v1/sessions/{id}", HTTP_DELETE, "delete", HTTP_BODY_NONE, HTTP_AUTH_REQUIRED, api_delete },
+	{ "/v1/sessions/{id}/touch", HTTP_POST, "touch", HTTP_BODY_JSON, HTTP_AUTH_REQUIRED, api_touch },
+	{ "/healthz", HTTP_GET, "healthz", HTTP_BODY_NONE, HTTP_AUTH_NONE, api_healthz },
+	{ "/readyz", HTTP_GET, "readyz", HTTP_BODY_NONE, HTTP_AUTH_NONE, api_readyz },
+	{ "/metrics", HTTP_GET, "metrics", HTTP_BODY_NONE, HTTP_AUTH_OPTIONAL, api_metrics },
+	{ NULL, 0, NULL, HTTP_BODY_NONE, HTTP_AUTH_NONE, NULL },
 };
 
 const struct http_route *api_routes(void)

@@ -44,6 +44,7 @@ static const struct conf_entry conf_table[] = {
 	INT("limits.request_timeout_ms", limits.request_timeout_ms, 10, 600000, 5000),
 	{ "auth.tokens", CONF_STR_LIST, F(auth.tokens), 0, 4096, 0, NULL },
 	STR("auth.token_file", auth.token_file, ""),
+	BOOL("auth.metrics", auth.metrics, 0),
 	STR("dynamodb.region", dynamodb.region, ""),
 	STR("dynamodb.endpoint", dynamodb.endpoint, ""),
 	STR("dynamodb.table", dynamodb.table, "sessions"),
@@ -564,4 +565,54 @@ enum error_code conf_read_token_file(const char *path, char ***tokens, size_t *n
 	*tokens = list;
 	*n = count;
 	return ERROR_OK;
+}
+
+/* Settings whose values never reach a log line. */
+static bool conf_is_secret(const char *path)
+{
+	return strncmp(path, "credentials.", 12) == 0 || strcmp(path, "auth.tokens") == 0;
+}
+
+void conf_log_summary(const struct conf *c)
+{
+	struct buf b;
+
+	buf_init(&b, 16 * 1024);
+	for (size_t i = 0; i < CONF_N; i++) {
+		const struct conf_entry *e = &conf_table[i];
+		const void *f = (const char *)c + e->offset;
+
+		buf_printf(&b, "%s%s=", i ? " " : "", e->path);
+		if (conf_is_secret(e->path)) {
+			bool set = e->type == CONF_STR_LIST ? c->auth.n_tokens > 0
+							    : **(char *const *)f != '\0';
+			if (e->type == CONF_STR_LIST)
+				buf_printf(&b, "(%zu set)", c->auth.n_tokens);
+			else
+				buf_append_str(&b, set ? "(set)" : "(unset)");
+			continue;
+		}
+		switch (e->type) {
+		case CONF_STR:
+			buf_printf(&b, "\"%s\"", *(char *const *)f);
+			break;
+		case CONF_INT:
+			buf_printf(&b, "%" PRId64, *(const int64_t *)f);
+			break;
+		case CONF_BOOL:
+			buf_append_str(&b, *(const bool *)f ? "true" : "false");
+			break;
+		case CONF_LEVEL:
+			buf_printf(&b, "\"%s\"", (const char *[]){ "error", "warn", "info",
+								   "debug" }[c->log.level]);
+			break;
+		case CONF_FORMAT:
+			buf_append_str(&b, c->log.format == CONF_LOG_JSON ? "\"json\"" : "\"text\"");
+			break;
+		case CONF_STR_LIST:
+			break;
+		}
+	}
+	log_info("settings: %s", b.data ? b.data : "(too long to log)");
+	buf_free(&b);
 }

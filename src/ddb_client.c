@@ -31,6 +31,7 @@
 #include "sessiond/buf.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/log.h"
+#include "sessiond/metrics.h"
 #include "sessiond/sigv4.h"
 
 #define DDB_CONTENT_TYPE "application/x-amz-json-1.0"
@@ -49,6 +50,7 @@ struct ddb_call {
 	enum ddb_op op;
 	char *body; /* owned, the encoded JSON */
 	size_t body_len;
+	struct timespec submitted; /* for the latency histogram */
 	ddb_done_fn done;
 	void *arg;
 	int64_t due_ms;       /* backoff: monotonic time of the next attempt */
@@ -108,6 +110,8 @@ struct ddb_client {
 	_Atomic uint64_t submitted, completed, attempts, retries, throttles;
 	_Atomic uint64_t conns_opened, conns_open, conns_peak;
 	_Atomic uint64_t loops;
+	_Atomic uint64_t outcomes[DDB_OP_COUNT][ERROR_COUNT]; /* completed calls */
+	struct metrics_histogram latency[DDB_OP_COUNT];       /* submit to callback */
 };
 
 static int64_t ddb_now_ms(void)
@@ -200,9 +204,16 @@ static void ddb_call_free(struct ddb_call *call)
 static void ddb_call_complete(struct ddb_client *client, struct ddb_call *call,
 			      enum error_code rc)
 {
+	struct timespec now;
+
 	call->result.rc = rc;
 	if (rc != ERROR_OK)
 		ddb_response_clear(&call->result.resp);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	atomic_fetch_add_explicit(&client->outcomes[call->op][rc], 1, memory_order_relaxed);
+	metrics_observe(&client->latency[call->op],
+			(double)(now.tv_sec - call->submitted.tv_sec) +
+				(double)(now.tv_nsec - call->submitted.tv_nsec) / 1e9);
 	call->done(call->arg, &call->result);
 	ddb_counter_add(&client->completed, 1);
 	ddb_call_free(call);
@@ -931,6 +942,7 @@ enum error_code ddb_client_submit_delayed(struct ddb_client *client,
 	call->done = done;
 	call->arg = arg;
 	call->due_ms = delay_ms > 0 ? ddb_now_ms() + delay_ms : 0;
+	clock_gettime(CLOCK_MONOTONIC, &call->submitted);
 	buf_init(&call->response, client->max_response);
 	pthread_mutex_lock(&client->lock);
 	stopping = client->stopping;
@@ -1011,4 +1023,66 @@ void ddb_client_stats(struct ddb_client *client, struct ddb_client_stats *out)
 	out->connections_open = atomic_load(&client->conns_open);
 	out->connections_peak = atomic_load(&client->conns_peak);
 	out->loops = atomic_load(&client->loops);
+}
+
+/* The outcome label of a completed call. */
+static const char *ddb_outcome_name(enum error_code rc)
+{
+	switch (rc) {
+	case ERROR_OK: return "ok";
+	case ERROR_CONDITION: return "condition_failed";
+	case ERROR_UNAVAILABLE: return "unavailable";
+	case ERROR_UPSTREAM: return "refused";
+	case ERROR_CANCELLED: return "cancelled";
+	case ERROR_IO: return "transport_error";
+	case ERROR_TOO_LARGE: return "too_large";
+	default: return "error";
+	}
+}
+
+void ddb_client_write_metrics(struct ddb_client *client, struct buf *b)
+{
+	char labels[96];
+
+	metrics_family(b, "sessiond_dynamodb_requests_total", "counter",
+		       "DynamoDB requests completed, by operation and outcome.");
+	for (int op = 0; op < DDB_OP_COUNT; op++)
+		for (int rc = 0; rc < ERROR_COUNT; rc++) {
+			uint64_t v = atomic_load(&client->outcomes[op][rc]);
+			if (!v)
+				continue;
+			snprintf(labels, sizeof(labels), "operation=\"%s\",outcome=\"%s\"",
+				 ddb_op_name((enum ddb_op)op), ddb_outcome_name((enum error_code)rc));
+			metrics_sample(b, "sessiond_dynamodb_requests_total", labels, v);
+		}
+	metrics_family(b, "sessiond_dynamodb_request_duration_seconds", "histogram",
+		       "Time from submission to completion, retries included, by operation.");
+	for (int op = 0; op < DDB_OP_COUNT; op++) {
+		if (!atomic_load(&client->latency[op].count))
+			continue;
+		snprintf(labels, sizeof(labels), "operation=\"%s\"", ddb_op_name((enum ddb_op)op));
+		metrics_histogram_write(b, "sessiond_dynamodb_request_duration_seconds", labels,
+					&client->latency[op]);
+	}
+	metrics_family(b, "sessiond_dynamodb_attempts_total", "counter",
+		       "HTTP attempts sent to DynamoDB, retries included.");
+	metrics_sample(b, "sessiond_dynamodb_attempts_total", NULL, atomic_load(&client->attempts));
+	metrics_family(b, "sessiond_dynamodb_retries_total", "counter",
+		       "Attempts after the first.");
+	metrics_sample(b, "sessiond_dynamodb_retries_total", NULL, atomic_load(&client->retries));
+	metrics_family(b, "sessiond_dynamodb_throttles_total", "counter",
+		       "Throttling errors answered by DynamoDB.");
+	metrics_sample(b, "sessiond_dynamodb_throttles_total", NULL,
+		       atomic_load(&client->throttles));
+	metrics_family(b, "sessiond_dynamodb_in_flight", "gauge",
+		       "DynamoDB requests submitted and not yet completed.");
+	metrics_sample(b, "sessiond_dynamodb_in_flight", NULL,
+		       atomic_load(&client->submitted) - atomic_load(&client->completed));
+	metrics_family(b, "sessiond_dynamodb_connections", "gauge",
+		       "Open pooled connections to DynamoDB.");
+	metrics_sample(b, "sessiond_dynamodb_connections", NULL, atomic_load(&client->conns_open));
+	metrics_family(b, "sessiond_dynamodb_connections_opened_total", "counter",
+		       "Connections to DynamoDB opened since start.");
+	metrics_sample(b, "sessiond_dynamodb_connections_opened_total", NULL,
+		       atomic_load(&client->conns_opened));
 }

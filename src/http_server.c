@@ -35,6 +35,7 @@
 #include "sessiond/buf.h"
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
+#include "sessiond/metrics.h"
 #include "sessiond/session.h"
 
 #define HTTP_MAX_RESPONSE_HEADERS 8
@@ -83,6 +84,7 @@ struct http_server {
 	unsigned port;
 	char probe_url[96]; /* http://<loopback or bound address>:<port>/healthz */
 	size_t max_body;
+	bool protect_optional;
 	const struct http_route *routes;
 	void *ctx;
 	/* Tokens as SHA-256 digests, so comparison time does not depend on
@@ -90,7 +92,20 @@ struct http_server {
 	pthread_rwlock_t tokens_lock;
 	unsigned char (*token_digests)[SHA256_DIGEST_LENGTH];
 	size_t n_tokens;
-	_Atomic uint64_t requests, in_flight, by_class[6];
+	_Atomic uint64_t requests, in_flight, connections;
+	/* Requests whose handler ran and that are not answered yet: what a
+	 * graceful stop waits for. A client still sending its headers or body
+	 * is not waited for. */
+	_Atomic uint64_t busy;
+	/* Per route (and one more for requests that matched none): answers by
+	 * status code and latency. */
+	size_t n_routes;
+	struct http_route_metrics *route_metrics;
+};
+
+struct http_route_metrics {
+	_Atomic uint64_t by_status[500]; /* status - 100 */
+	struct metrics_histogram latency;
 };
 
 static const char *http_method_name(enum http_method m)
@@ -155,17 +170,24 @@ enum error_code http_add_header(struct http_request *req, const char *name, cons
 	return ERROR_OK;
 }
 
+/* Counts the answer and writes its log line. */
 static void http_log_line(struct http_request *req)
 {
+	struct http_server *srv = req->srv;
+	struct http_route_metrics *m;
 	struct timespec now;
 	double ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (double)(now.tv_sec - req->start.tv_sec) * 1e3 +
 	     (double)(now.tv_nsec - req->start.tv_nsec) / 1e6;
-	log_info("request rid=%s method=%s route=%s status=%u ms=%.2f ddb_attempts=%u",
-		 req->rid, http_method_name(req->method),
-		 req->route ? req->route->name : "-", req->status, ms, req->attempts);
+	m = &srv->route_metrics[req->route ? (size_t)(req->route - srv->routes) : srv->n_routes];
+	if (req->status >= 100 && req->status < 600)
+		atomic_fetch_add_explicit(&m->by_status[req->status - 100], 1,
+					  memory_order_relaxed);
+	metrics_observe(&m->latency, ms / 1e3);
+	log_request(req->rid, http_method_name(req->method), req->route ? req->route->name : "-",
+		    req->status, ms, req->attempts);
 }
 
 /* Hands the stored answer to MHD. Worker thread only. */
@@ -173,7 +195,6 @@ static enum MHD_Result http_queue(struct http_request *req)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
-	unsigned cls = req->status / 100;
 
 	r = MHD_create_response_from_buffer_with_free_callback(req->resp_len, req->resp_body,
 								 free);
@@ -190,8 +211,6 @@ static enum MHD_Result http_queue(struct http_request *req)
 	ret = MHD_queue_response(req->conn, req->status, r);
 	MHD_destroy_response(r);
 	req->queued = true;
-	if (cls < 6)
-		atomic_fetch_add(&req->srv->by_class[cls], 1);
 	http_log_line(req);
 	return ret;
 }
@@ -534,7 +553,9 @@ static bool http_route_find(struct http_request *req, int n_authz)
 		http_respond_problem(req, 405, "method not allowed on this resource");
 		return false;
 	}
-	if (hit->auth && !http_authorized(req, n_authz)) {
+	if ((hit->auth == HTTP_AUTH_REQUIRED ||
+	     (hit->auth == HTTP_AUTH_OPTIONAL && req->srv->protect_optional)) &&
+	    !http_authorized(req, n_authz)) {
 		http_add_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 		http_respond_problem(req, 401, "a valid bearer token is required");
 		return false;
@@ -690,6 +711,8 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
 	if (!req)
 		return;
 	atomic_fetch_sub(&srv->in_flight, 1);
+	if (req->dispatched)
+		atomic_fetch_sub(&srv->busy, 1);
 	http_request_free(req);
 	*con_cls = NULL;
 }
@@ -722,7 +745,6 @@ static enum MHD_Result http_refuse_body(struct http_request *req)
 	 * connection does not linger until limits.connection_timeout. */
 	shutdown(ci->connect_fd, SHUT_WR);
 	req->early_413 = true;
-	atomic_fetch_add(&req->srv->by_class[4], 1);
 	http_log_line(req);
 	return MHD_YES;
 }
@@ -766,12 +788,26 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
 	}
 	if (!req->responded && !req->dispatched) {
 		req->dispatched = true;
+		atomic_fetch_add(&srv->busy, 1);
 		req->route->handler(srv->ctx, req);
 	}
 	/* A suspended handler answers later; MHD then calls us again. */
 	if (req->suspended || !req->responded)
 		return MHD_YES;
 	return http_queue(req);
+}
+
+static void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			       enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+
+	(void)conn;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&srv->connections, 1);
+	else
+		atomic_fetch_sub(&srv->connections, 1);
 }
 
 static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -853,8 +889,17 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 	}
 	pthread_rwlock_init(&srv->tokens_lock, NULL);
 	srv->routes = cfg->routes;
+	while (cfg->routes[srv->n_routes].pattern)
+		srv->n_routes++;
+	srv->route_metrics = calloc(srv->n_routes + 1, sizeof(*srv->route_metrics));
+	if (!srv->route_metrics) {
+		snprintf(why, why_len, "out of memory");
+		srv->listen_fd = -1;
+		goto fail;
+	}
 	srv->ctx = cfg->ctx;
 	srv->max_body = cfg->max_body;
+	srv->protect_optional = cfg->protect_optional;
 	srv->listen_fd = http_listen(cfg, &v6, &srv->port, why, why_len);
 	if (srv->listen_fd < 0)
 		goto fail;
@@ -868,6 +913,7 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 		MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	srv->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, http_on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, srv,
 		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
@@ -875,7 +921,7 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, srv,
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_END);
 	if (!srv->mhd) {
@@ -889,6 +935,7 @@ fail:
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	pthread_rwlock_destroy(&srv->tokens_lock);
+	free(srv->route_metrics);
 	free(srv);
 	return NULL;
 }
@@ -937,7 +984,7 @@ void http_server_drain(struct http_server *srv, long grace_ms)
 		close(fd);
 		srv->listen_fd = -1;
 	}
-	for (long waited = 0; waited < grace_ms && atomic_load(&srv->in_flight) > 0; waited += 10)
+	for (long waited = 0; waited < grace_ms && atomic_load(&srv->busy) > 0; waited += 10)
 		nanosleep(&nap, NULL);
 }
 
@@ -951,13 +998,37 @@ void http_server_free(struct http_server *srv)
 		close(srv->listen_fd);
 	pthread_rwlock_destroy(&srv->tokens_lock);
 	free(srv->token_digests);
+	free(srv->route_metrics);
 	free(srv);
 }
 
-void http_server_stats(struct http_server *srv, struct http_server_stats *out)
+void http_server_write_metrics(struct http_server *srv, struct buf *b)
 {
-	out->requests = atomic_load(&srv->requests);
-	out->in_flight = atomic_load(&srv->in_flight);
-	for (int i = 0; i < 6; i++)
-		out->by_class[i] = atomic_load(&srv->by_class[i]);
+	char labels[96];
+
+	metrics_family(b, "sessiond_http_requests_total", "counter",
+		       "HTTP requests answered, by route and status code.");
+	for (size_t i = 0; i <= srv->n_routes; i++) {
+		const char *route = i < srv->n_routes ? srv->routes[i].name : "none";
+		for (unsigned st = 0; st < 500; st++) {
+			uint64_t v = atomic_load(&srv->route_metrics[i].by_status[st]);
+			if (!v)
+				continue;
+			snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%u\"", route, st + 100);
+			metrics_sample(b, "sessiond_http_requests_total", labels, v);
+		}
+	}
+	metrics_family(b, "sessiond_http_request_duration_seconds", "histogram",
+		       "Time from request line to answer, by route.");
+	for (size_t i = 0; i <= srv->n_routes; i++) {
+		snprintf(labels, sizeof(labels), "route=\"%s\"",
+			 i < srv->n_routes ? srv->routes[i].name : "none");
+		metrics_histogram_write(b, "sessiond_http_request_duration_seconds", labels,
+					&srv->route_metrics[i].latency);
+	}
+	metrics_family(b, "sessiond_http_requests_in_flight", "gauge",
+		       "HTTP requests received and not yet answered.");
+	metrics_sample(b, "sessiond_http_requests_in_flight", NULL, atomic_load(&srv->in_flight));
+	metrics_family(b, "sessiond_http_connections", "gauge", "Open client connections.");
+	metrics_sample(b, "sessiond_http_connections", NULL, atomic_load(&srv->connections));
 }

@@ -222,6 +222,7 @@ static int serve(const char *path, const struct conf *conf)
 		.max_connections = (unsigned)conf->limits.max_connections,
 		.connection_timeout = (unsigned)conf->limits.connection_timeout,
 		.max_body = (size_t)conf->limits.max_body,
+		.protect_optional = conf->auth.metrics,
 		.routes = api_routes(),
 		.ctx = api,
 	};
@@ -307,6 +308,9 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 	log_set_level(conf.log.level);
+	log_set_json(conf.log.format == CONF_LOG_JSON);
+	log_info("sessiond %s starting with %s", SESSIOND_VERSION, path);
+	conf_log_summary(&conf);
 	status = serve(path, &conf);
 	conf_free(&conf);
 	return status;

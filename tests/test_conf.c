@@ -70,6 +70,7 @@ START_TEST(defaults_match_the_contract)
 	ck_assert_int_eq(c.limits.request_timeout_ms, 5000);
 	ck_assert_uint_eq(c.auth.n_tokens, 0);
 	ck_assert_str_eq(c.auth.token_file, "");
+	ck_assert(!c.auth.metrics);
 	ck_assert_str_eq(c.dynamodb.region, "us-east-1");
 	ck_assert_str_eq(c.dynamodb.endpoint, "");
 	ck_assert_str_eq(c.dynamodb.table, "sessions");

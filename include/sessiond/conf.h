@@ -35,6 +35,7 @@ struct conf {
 		char **tokens; /* n_tokens strings */
 		size_t n_tokens;
 		char *token_file;
+		bool metrics; /* /metrics needs the token too */
 	} auth;
 	struct {
 		char *region;
@@ -79,6 +80,10 @@ struct conf {
  * Every problem found is appended to errors as one "FILE:LINE: message"
  * line; then ERROR_INVALID is returned and out is freed. */
 enum error_code conf_load(const char *path, struct conf *out, struct buf *errors);
+
+/* Logs the effective settings on one info line; credentials and tokens
+ * show only whether they are set. */
+void conf_log_summary(const struct conf *c);
 
 /* Frees every string, wiping the secrets; accepts a zeroed struct. */
 void conf_free(struct conf *c);

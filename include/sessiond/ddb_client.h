@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sessiond/buf.h"
 #include "sessiond/ddb_codec.h"
 #include "sessiond/error.h"
 
@@ -96,6 +97,10 @@ enum error_code ddb_client_call(struct ddb_client *client, const struct ddb_requ
 				struct ddb_result *result);
 
 void ddb_result_clear(struct ddb_result *result);
+
+/* Appends the client's metrics in Prometheus text: requests by operation
+ * and outcome, latency, attempts, retries, throttles, connections. */
+void ddb_client_write_metrics(struct ddb_client *client, struct buf *b);
 
 /* A consistent-enough snapshot of the counters (each read atomically). */
 void ddb_client_stats(struct ddb_client *client, struct ddb_client_stats *out);

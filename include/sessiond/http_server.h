@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sessiond/buf.h"
 #include "sessiond/error.h"
 
 enum http_method {
@@ -26,6 +27,13 @@ enum http_body {
 	HTTP_BODY_MERGE_PATCH, /* application/merge-patch+json */
 };
 
+/* Whether a route wants the bearer token (when tokens are configured). */
+enum http_auth {
+	HTTP_AUTH_NONE,     /* never: health probes */
+	HTTP_AUTH_REQUIRED, /* always: the session API */
+	HTTP_AUTH_OPTIONAL, /* when the server's protect_optional says so: /metrics */
+};
+
 struct http_request;
 typedef void (*http_handler_fn)(void *ctx, struct http_request *req);
 
@@ -36,7 +44,7 @@ struct http_route {
 	enum http_method method;
 	const char *name;      /* for logs and metrics: "touch" */
 	enum http_body body;
-	bool auth;             /* bearer token required when tokens are configured */
+	enum http_auth auth;
 	http_handler_fn handler;
 };
 
@@ -47,6 +55,7 @@ struct http_server_config {
 	unsigned max_connections;
 	unsigned connection_timeout;   /* seconds */
 	size_t max_body;
+	bool protect_optional;         /* HTTP_AUTH_OPTIONAL routes need the token */
 	const struct http_route *routes; /* borrowed, ends with a NULL pattern */
 	void *ctx;                       /* passed to every handler */
 };
@@ -65,9 +74,10 @@ unsigned http_server_port(const struct http_server *srv);
  * any thread while serving: SIGHUP reloads use it. */
 enum error_code http_server_set_tokens(struct http_server *srv, char *const *tokens, size_t n);
 
-/* Stops accepting new connections and waits up to grace_ms for requests in
- * flight to be answered. Keep-alive connections are closed after their
- * current request. The DynamoDB client must be freed after this (so its
+/* Stops accepting new connections and waits up to grace_ms for the
+ * requests being handled (their handler ran; they may wait for DynamoDB) to
+ * be answered. Clients still sending a request are not waited for: a crowd
+ * of slow clients cannot hold a stop up. The DynamoDB client must be freed after this (so its
  * cancellations still answer suspended requests) and before
  * http_server_free. */
 void http_server_drain(struct http_server *srv, long grace_ms);
@@ -79,13 +89,9 @@ void http_server_free(struct http_server *srv);
  * loopback, answered by a worker thread, within timeout_ms. */
 bool http_server_self_check(struct http_server *srv, long timeout_ms);
 
-/* Counters for /metrics. */
-struct http_server_stats {
-	uint64_t requests;
-	uint64_t in_flight;
-	uint64_t by_class[6]; /* responses by status class: [2] = 2xx ... [5] = 5xx */
-};
-void http_server_stats(struct http_server *srv, struct http_server_stats *out);
+/* Appends the server's metrics (requests by route and code, latency
+ * histograms, in-flight requests, open connections) in Prometheus text. */
+void http_server_write_metrics(struct http_server *srv, struct buf *b);
 
 /* ---- for handlers -------------------------------------------------------- */
 

@@ -13,11 +13,20 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBU
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 
+/* true: each line is a JSON object {"time","level","msg",...}. */
+void log_set_json(bool json);
+
 /* Parses "error", "warn", "info" or "debug"; false for anything else. */
 bool log_level_parse(const char *text, enum log_level *out);
 
 void log_write(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The one line per HTTP request, at info level: in JSON its fields are
+ * separate members (request_id, method, route, status, duration_ms,
+ * ddb_attempts). rid is the request id as echoed to the client. */
+void log_request(const char *rid, const char *method, const char *route, unsigned status,
+		 double ms, unsigned attempts);
 
 #define log_at(lvl, ...) \
 	do { \

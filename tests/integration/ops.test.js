@@ -1,0 +1,146 @@
+'use strict'
+// Operations: no secret ever reaches the logs (canaries through every
+// endpoint and error path, in JSON log format at debug level), /metrics
+// families and their optional token, and a graceful stop within 5 s with
+// 500 slow clients connected.
+
+const { describe, it } = require('node:test')
+const assert = require('node:assert/strict')
+const net = require('node:net')
+
+const { startDaemon } = require('./lib/daemon')
+
+const CANARY = {
+  token: 'CanaryToken-7f3a9c',
+  wrongToken: 'CanaryWrongToken-51be',
+  keyId: 'AKIACANARYKEY7F3A9C',
+  secret: 'CanarySecretKey/51be0d2e',
+  sessionId: 'canary-session-5d1c9e',
+  data: 'CanaryData-0e7b44',
+}
+
+async function call(d, method, path, { body, type = 'application/json', token = CANARY.token, headers = {} } = {}) {
+  const h = { ...headers }
+  if (token) h.Authorization = `Bearer ${token}`
+  if (body !== undefined) h['Content-Type'] = type
+  const r = await fetch(d.url + path, { method, headers: h, body })
+  await r.arrayBuffer()
+  return r.status
+}
+
+describe('logs', () => {
+  it('hold none of the canaries, whatever the endpoint or error', { timeout: 60000 }, async () => {
+    const d = await startDaemon({
+      auth: { tokens: [CANARY.token] },
+      credentials: { access_key_id: CANARY.keyId, secret_access_key: CANARY.secret },
+      log: { level: 'debug', format: 'json' },
+    })
+    let code
+    try {
+      const id = CANARY.sessionId
+      const data = JSON.stringify({ data: { secret: CANARY.data } })
+      const seen = []
+      seen.push(await call(d, 'POST', '/v1/sessions', { body: data }))
+      seen.push(await call(d, 'PUT', `/v1/sessions/${id}`, { body: data }))
+      seen.push(await call(d, 'GET', `/v1/sessions/${id}`))
+      seen.push(await call(d, 'HEAD', `/v1/sessions/${id}`))
+      seen.push(await call(d, 'PATCH', `/v1/sessions/${id}?ttl=60`, { body: JSON.stringify({ more: CANARY.data }), type: 'application/merge-patch+json' }))
+      seen.push(await call(d, 'PUT', `/v1/sessions/${id}`, { body: data, headers: { 'If-Match': '"99"' } }))
+      seen.push(await call(d, 'POST', `/v1/sessions/${id}/touch`, { body: '{"ttl": 60}' }))
+      seen.push(await call(d, 'DELETE', `/v1/sessions/${id}`))
+      seen.push(await call(d, 'GET', `/v1/sessions/${id}`))
+      seen.push(await call(d, 'POST', `/v1/sessions/${id}/touch`))
+      seen.push(await call(d, 'GET', `/v1/sessions/${id}`, { token: CANARY.wrongToken }))
+      seen.push(await call(d, 'GET', `/v1/sessions/${id}`, { token: null }))
+      seen.push(await call(d, 'PUT', `/v1/sessions/${id}`, { body: `{"data": {"x": "${CANARY.data}"` }))
+      seen.push(await call(d, 'PUT', `/v1/sessions/${id}`, { body: `{"data": "${CANARY.data}"}` }))
+      seen.push(await call(d, 'PUT', `/v1/sessions/${id}`, { body: `{"data": {}, "${CANARY.data}": 1}` }))
+      seen.push(await call(d, 'PUT', `/v1/sessions/${id}`, { body: data, type: 'text/plain' }))
+      seen.push(await call(d, 'GET', `/v1/sessions/${id}%21${CANARY.data}`))
+      seen.push(await call(d, 'DELETE', `/v1/sessions/${id}/touch`))
+      seen.push(await call(d, 'GET', `/nowhere/${CANARY.data}`))
+      seen.push(await call(d, 'GET', '/metrics'))
+      seen.push(await call(d, 'GET', '/readyz'))
+      assert.deepEqual(seen, [201, 201, 200, 200, 200, 412, 200, 204, 404, 404, 401, 401, 400, 400, 400, 415, 400, 405, 404, 200, 200])
+    } finally {
+      code = await d.stop()
+    }
+    assert.equal(code, 0)
+    const log = d.stderr()
+    for (const [name, value] of Object.entries(CANARY))
+      assert.ok(!log.includes(value), `the ${name} canary is in the log:\n${log}`)
+    for (const line of log.split('\n').filter(Boolean))
+      assert.doesNotThrow(() => JSON.parse(line), `a JSON log line: ${line}`)
+    assert.match(log, /"msg":"request","request_id":"[^"]+","method":"PUT","route":"put","status":201/)
+  })
+})
+
+describe('metrics', () => {
+  it('exposes the families operators alert on', { timeout: 30000 }, async () => {
+    const d = await startDaemon({ reaper: { enabled: true, interval: 600 } })
+    try {
+      await call(d, 'PUT', '/v1/sessions/m1', { body: '{"data": {}}', token: null })
+      await call(d, 'GET', '/v1/sessions/m2', { token: null })
+      const text = await (await fetch(`${d.url}/metrics`)).text()
+      for (const re of [
+        /^sessiond_build_info\{version="\d+\.\d+\.\d+"\} 1$/m,
+        /^sessiond_http_requests_total\{route="put",code="201"\} 1$/m,
+        /^sessiond_http_requests_total\{route="get",code="404"\} 1$/m,
+        /^sessiond_http_request_duration_seconds_bucket\{route="put",le="\+Inf"\} 1$/m,
+        /^sessiond_http_request_duration_seconds_count\{route="get"\} 1$/m,
+        /^sessiond_http_requests_in_flight \d+$/m,
+        /^sessiond_http_connections \d+$/m,
+        /^sessiond_dynamodb_requests_total\{operation="UpdateItem",outcome="condition_failed"\} 1$/m,
+        /^sessiond_dynamodb_requests_total\{operation="PutItem",outcome="ok"\} \d+$/m,
+        /^sessiond_dynamodb_request_duration_seconds_count\{operation="GetItem"\} 1$/m,
+        /^sessiond_dynamodb_retries_total \d+$/m,
+        /^sessiond_dynamodb_throttles_total 0$/m,
+        /^sessiond_dynamodb_connections \d+$/m,
+        /^sessiond_reaper_passes_total \d+$/m,
+        /^# TYPE sessiond_http_request_duration_seconds histogram$/m,
+      ]) assert.match(text, re)
+    } finally {
+      await d.stop()
+    }
+  })
+
+  it('can be put behind the bearer token', { timeout: 30000 }, async () => {
+    const d = await startDaemon({ auth: { tokens: ['m-token'], metrics: true } })
+    try {
+      assert.equal((await fetch(`${d.url}/metrics`)).status, 401)
+      assert.equal((await fetch(`${d.url}/metrics`, { headers: { Authorization: 'Bearer m-token' } })).status, 200)
+      assert.equal((await fetch(`${d.url}/healthz`)).status, 200)
+    } finally {
+      await d.stop()
+    }
+  })
+})
+
+describe('graceful stop', () => {
+  it('exits 0 within 5 s of SIGTERM with 500 slow clients connected', { timeout: 60000 }, async () => {
+    const d = await startDaemon({ limits: { connection_timeout: 60 } })
+    const sockets = []
+    try {
+      for (let i = 0; i < 500; i++) {
+        const s = net.connect(d.port, '127.0.0.1')
+        s.on('error', () => {})
+        await new Promise((resolve) => s.once('connect', resolve))
+        // Half stall in their headers, half in a body they announced.
+        s.write(i % 2
+          ? 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: '
+          : 'PUT /v1/sessions/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"da')
+        sockets.push(s)
+      }
+      // The daemon still serves others meanwhile.
+      assert.equal((await fetch(`${d.url}/healthz`)).status, 200)
+      const t0 = Date.now()
+      const code = await d.stop()
+      const ms = Date.now() - t0
+      assert.equal(code, 0)
+      assert.ok(ms <= 5000, `stopped in ${ms} ms`)
+      console.log(`# graceful stop with 500 slow clients: ${ms} ms`)
+    } finally {
+      for (const s of sockets) s.destroy()
+    }
+  })
+})
