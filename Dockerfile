@@ -1,17 +1,25 @@
-# Builds sessiond with the project's own scripts on Debian 12, then copies
-# the binary into a slim runtime image.
+# sessiond container image: built with the project's own scripts on
+# Debian 12, then only the binary and its runtime libraries in a slim
+# image, run as an unprivileged user. Settings come from a mounted file:
+#   docker run -p 8080:8080 -v $PWD/sessiond.conf:/etc/sessiond/sessiond.conf:ro sessiond
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY . .
-RUN apt-get update && scripts/install-deps.sh && make
+RUN apt-get update \
+ && SESSIOND_DEPS=build scripts/install-deps.sh \
+ && make \
+ && sed 's|address = "127.0.0.1";   |address = "0.0.0.0";     |' conf/sessiond.conf > build/sessiond.conf
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmicrohttpd12 libcurl4 libjansson4 \
-      libconfig9 ca-certificates \
+ && apt-get install -y --no-install-recommends libmicrohttpd12 libcurl4 libssl3 libjansson4 \
+      libconfig9 zlib1g ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin sessiond
 COPY --from=build /src/build/sessiond /usr/local/bin/sessiond
-COPY conf/sessiond.conf /etc/sessiond/sessiond.conf
+COPY --from=build /src/build/sessiond.conf /etc/sessiond/sessiond.conf
 USER sessiond
+EXPOSE 8080
+# SIGTERM: in-flight requests are answered, the reaper stops, exit 0.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/sessiond", "-c", "/etc/sessiond/sessiond.conf"]

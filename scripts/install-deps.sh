@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing sessiond needs, and only what is missing:
-# Debian packages through apt-get, then the pinned npm packages (dynalite).
-# Idempotent: a second run on a ready machine installs nothing and is quick.
+# Debian packages through apt-get, then the pinned npm packages (dynalite and
+# the test tools). Idempotent: a second run on a ready machine installs
+# nothing and is quick. SESSIOND_DEPS=build installs only what building
+# needs (the container image's build stage).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,9 +31,14 @@ want libjansson-dev
 want libconfig-dev
 want zlib1g-dev
 want check
-want_cmd node nodejs
-want_cmd npm npm
-want_cmd curl curl
+build_only=false
+[[ ${SESSIOND_DEPS:-} == build ]] && build_only=true
+if ! $build_only; then
+	want_cmd node nodejs
+	want_cmd npm npm
+	want_cmd curl curl
+	want_cmd groff groff-base # the man page lint in make check
+fi
 
 if ((${#need_pkgs[@]})); then
 	echo "install-deps: installing ${need_pkgs[*]}"
@@ -41,6 +48,8 @@ if ((${#need_pkgs[@]})); then
 	$sudo apt-get update -qq
 	$sudo apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
 fi
+
+$build_only && exit 0
 
 # npm ci is the slow part; skip it when node_modules already matches the lock.
 stamp="$top/node_modules/.package-lock.json"

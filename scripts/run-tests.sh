@@ -82,7 +82,8 @@ if compgen -G "$build/tests/integration/test_*" >/dev/null; then
 	done
 	if compgen -G "tests/integration/*.test.js" >/dev/null; then
 		export SESSIOND_BIN=$build/sessiond
-		run node --test --test-reporter=tap --test-concurrency=2 tests/integration/
+		run node --test --test-reporter=tap --test-concurrency=2 tests/integration/ \
+			clients/node/test/
 	fi
 fi
 

@@ -49,6 +49,7 @@ enum api_step {
 	STEP_TOUCH,
 	STEP_DELETE,
 	STEP_READY,
+	STEP_VERIFY, /* a condition failed after a maybe-applied attempt: read back */
 };
 
 /* One request's state from its handler to its answer. */
@@ -66,6 +67,7 @@ struct api_op {
 	bool has_if_match, if_match_any, if_none_match;
 	int64_t if_match;
 	int64_t old_version;    /* the version a conditional write expects */
+	enum api_step verified_step; /* STEP_VERIFY: the write being checked */
 };
 
 static int64_t api_mono_ms(void)
@@ -394,6 +396,18 @@ static bool api_take_item(struct api_op *op, const struct ddb_result *res)
 				 &op->sess) == ERROR_OK;
 }
 
+/* Whether op->sess would fit in one DynamoDB item, with room for its key,
+ * attribute names and numbers: a larger one would be refused upstream,
+ * which must be the client's 413, not our 502. */
+static bool api_item_fits(const struct api_op *op)
+{
+	char *text = op->sess.data ? json_dumps(op->sess.data, JSON_COMPACT) : NULL;
+	size_t size = text ? strlen(text) : 0;
+
+	free(text);
+	return size + strlen(op->key) + API_ITEM_OVERHEAD <= API_ITEM_MAX;
+}
+
 /* Sends the first write of a PATCH round: data merged, version + 1. */
 static void api_patch_write(struct api_op *op)
 {
@@ -439,8 +453,6 @@ static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 {
 	const struct conf *c = op->api->conf;
 	json_t *data;
-	char *text;
-	size_t size;
 
 	if (!res->resp.has_item) {
 		api_finish(op, 404, "no such session");
@@ -465,14 +477,83 @@ static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 		api_finish(op, 500, "out of memory");
 		return;
 	}
-	text = json_dumps(data, JSON_COMPACT);
-	size = text ? strlen(text) : 0;
-	free(text);
-	if (size + strlen(op->key) + API_ITEM_OVERHEAD > API_ITEM_MAX) {
+	if (!api_item_fits(op)) {
 		api_finish(op, 413, "the patched session is over DynamoDB's 400 KB item limit");
 		return;
 	}
 	api_patch_write(op);
+}
+
+/* A conditional write failed its condition, but an earlier attempt of the
+ * same write was sent whole and never answered: DynamoDB may have applied
+ * it, and the condition then failed on our own write. Read the item back
+ * and decide from its version and data instead of answering 412/409 for a
+ * write that succeeded. */
+static bool api_verify_if_maybe_applied(struct api_op *op, const struct ddb_result *res)
+{
+	if (res->rc != ERROR_CONDITION || !res->maybe_applied)
+		return false;
+	op->verified_step = op->step;
+	op->step = STEP_VERIFY;
+	api_send_get(op, true, 0);
+	return true;
+}
+
+/* Whether item is exactly what op wrote: same version, same data. */
+static bool api_item_is_ours(const struct api_op *op, const struct ddb_item *item)
+{
+	const struct conf *c = op->api->conf;
+	struct ddb_item want = { 0 };
+	const struct ddb_attr *a, *b, *va;
+	bool ours = false;
+	int64_t v;
+
+	if (session_to_item(&op->sess, c->dynamodb.hash_key, c->dynamodb.prefix, &want) !=
+	    ERROR_OK)
+		goto out;
+	a = ddb_item_get(&want, "sess");
+	b = ddb_item_get(item, "sess");
+	va = ddb_item_get(item, "version");
+	ours = a && b && va && a->value_len == b->value_len &&
+	       memcmp(a->value, b->value, a->value_len) == 0 &&
+	       ddb_number_to_i64(va->value, false, &v) == ERROR_OK && v == op->sess.version;
+out:
+	ddb_item_clear(&want);
+	return ours;
+}
+
+static void api_on_verify(struct api_op *op, struct ddb_result *res)
+{
+	bool ours = res->resp.has_item && api_item_is_ours(op, &res->resp.item);
+
+	switch (op->verified_step) {
+	case STEP_CREATE:
+	case STEP_PUT_CREATE:
+		if (ours)
+			api_done_session(op, 201);
+		else if (op->verified_step == STEP_CREATE)
+			api_finish(op, 500, "session id collision");
+		else
+			api_retry(op, STEP_PUT_REPLACE);
+		return;
+	case STEP_PUT_IF:
+		if (ours)
+			api_done_session(op, op->if_none_match ? 201 : 200);
+		else
+			api_finish(op, 412, op->if_none_match ? "the session exists"
+							      : "the session's version does not "
+								"match If-Match");
+		return;
+	case STEP_PATCH_WRITE:
+		if (ours)
+			api_done_session(op, 200);
+		else
+			api_retry(op, STEP_PATCH_READ);
+		return;
+	default:
+		api_finish(op, 500, "unexpected verification");
+		return;
+	}
 }
 
 /* A DynamoDB call of op finished: the next step, or the answer. */
@@ -486,7 +567,12 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 		api_fail(op, res);
 		return;
 	}
+	if (op->step != STEP_VERIFY && api_verify_if_maybe_applied(op, res))
+		return;
 	switch (op->step) {
+	case STEP_VERIFY:
+		api_on_verify(op, res);
+		return;
 	case STEP_CREATE:
 		if (cond) /* a 192-bit id collided: astronomically unlikely */
 			api_finish(op, 500, "session id collision");
@@ -603,6 +689,11 @@ static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
 	}
 	json_decref(op->sess.data);
 	op->sess.data = b.data ? json_incref(b.data) : json_object();
+	if (!api_item_fits(op)) {
+		session_body_clear(&b);
+		api_finish(op, 413, "the session is over DynamoDB's 400 KB item limit");
+		return false;
+	}
 	if (b.has_expires)
 		op->sess.expires = b.expires;
 	else

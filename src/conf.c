@@ -413,6 +413,9 @@ static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *
 		conf_error(p, conf_line(cfg, "listen.address"),
 			   "listen.address must be an IPv4 or IPv6 address, such as "
 			   "\"127.0.0.1\", \"0.0.0.0\" or \"::\"");
+	/* A smaller max_ttl alone lowers the default to it. */
+	if (c->session.default_ttl > c->session.max_ttl && !conf_line(cfg, "session.default_ttl"))
+		c->session.default_ttl = c->session.max_ttl;
 	if (c->session.default_ttl > c->session.max_ttl)
 		conf_error(p, conf_line(cfg, "session.default_ttl"),
 			   "session.default_ttl (%" PRId64 ") must not exceed session.max_ttl "

@@ -41,6 +41,7 @@
 #define DDB_DEFAULT_MAX_RESPONSE (16u << 20)
 #define DDB_DEFAULT_BACKOFF_BASE_MS 25
 #define DDB_DEFAULT_BACKOFF_MAX_MS 2000
+#define DDB_DEFAULT_RETRY_QUOTA 500
 /* The loop wakes at least this often even when nothing is due. */
 #define DDB_POLL_MAX_MS 1000
 
@@ -54,6 +55,12 @@ struct ddb_call {
 	ddb_done_fn done;
 	void *arg;
 	int64_t due_ms;       /* backoff: monotonic time of the next attempt */
+	int64_t deadline_ms;  /* monotonic; 0 = none */
+	unsigned retry_cost;  /* quota tokens the pending retry took */
+	bool skew_retried;    /* the one re-signed retry after a clock skew */
+	bool skew_pending;    /* ... is due now */
+	bool timed_out;       /* the last attempt ended in a timeout */
+	char date[64];        /* the Date header of the current attempt */
 	CURL *easy;           /* while an attempt is in flight */
 	struct curl_slist *headers;
 	struct buf response;  /* body of the current attempt, capped */
@@ -87,6 +94,8 @@ struct ddb_client {
 	size_t max_response;
 	unsigned backoff_base_ms;
 	unsigned backoff_max_ms;
+	long deadline_ms;
+	unsigned retry_quota_max;
 
 	/* Shared between submitters and the I/O thread, under lock. */
 	pthread_mutex_t lock;
@@ -105,11 +114,14 @@ struct ddb_client {
 	CURL **idle_easy; /* reusable easy handles, at most max_connections */
 	unsigned n_idle_easy;
 	uint64_t rng; /* xorshift state for backoff jitter: not for secrets */
+	unsigned quota; /* retry tokens left (AWS standard mode) */
+	_Atomic int64_t clock_offset_s; /* DynamoDB's clock minus ours */
 
 	/* Counters, written by the I/O thread (submitted: by submitters). */
 	_Atomic uint64_t submitted, completed, attempts, retries, throttles;
 	_Atomic uint64_t conns_opened, conns_open, conns_peak;
 	_Atomic uint64_t loops;
+	_Atomic uint64_t quota_seen; /* quota, mirrored for other threads */
 	_Atomic uint64_t outcomes[DDB_OP_COUNT][ERROR_COUNT]; /* completed calls */
 	struct metrics_histogram latency[DDB_OP_COUNT];       /* submit to callback */
 };
@@ -291,8 +303,15 @@ static size_t ddb_on_header(char *data, size_t size, size_t nmemb, void *userp)
 	size_t len = size * nmemb;
 
 	/* A new status line starts a new header block (e.g. after a 100). */
-	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
 		call->have_crc = false;
+		call->date[0] = '\0';
+	} else if (len > 5 && strncasecmp(data, "date:", 5) == 0) {
+		size_t n = len - 5 < sizeof(call->date) - 1 ? len - 5 : sizeof(call->date) - 1;
+		memcpy(call->date, data + 5, n);
+		call->date[n] = '\0';
+		call->date[strcspn(call->date, "\r\n")] = '\0';
+	}
 	else if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0)
 		call->have_crc = ddb_parse_crc(data + sizeof(name) - 1, data + len, &call->crc);
 	return len;
@@ -400,7 +419,7 @@ static enum error_code ddb_sign(struct ddb_client *client, struct ddb_call *call
 	struct sigv4_params params = {
 		.region = client->region,
 		.service = "dynamodb",
-		.now = time(NULL),
+		.now = time(NULL) + atomic_load(&client->clock_offset_s),
 		.normalize_path = true,
 	};
 	struct sigv4_request req = {
@@ -449,6 +468,19 @@ out:
 	return rc;
 }
 
+/* The attempt's timeout: timeout_ms, cut short by the request's deadline. */
+static long ddb_attempt_timeout(const struct ddb_client *client, const struct ddb_call *call)
+{
+	int64_t left;
+
+	if (!call->deadline_ms)
+		return client->timeout_ms;
+	left = call->deadline_ms - ddb_now_ms();
+	if (left < 1)
+		left = 1;
+	return left < client->timeout_ms ? (long)left : client->timeout_ms;
+}
+
 /* Hands call to curl; on failure completes it at once. */
 static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 {
@@ -457,7 +489,14 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 	buf_reset(&call->response);
 	call->too_large = false;
 	call->have_crc = false;
+	call->timed_out = false;
 	call->curl_error[0] = '\0';
+	if (call->deadline_ms && ddb_now_ms() >= call->deadline_ms) {
+		ddb_error_set(&call->result.err, DDB_ERR_RETRYABLE, 0, "DeadlineExceeded",
+			      "limits.request_timeout_ms passed before an attempt could start");
+		ddb_call_complete(client, call, ERROR_UNAVAILABLE);
+		return;
+	}
 	rc = ddb_sign(client, call);
 	if (rc != ERROR_OK)
 		goto fail;
@@ -466,6 +505,7 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 		rc = ERROR_NOMEM;
 		goto fail;
 	}
+	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, ddb_attempt_timeout(client, call));
 	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body);
 	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
 	curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers);
@@ -526,33 +566,109 @@ static bool ddb_transport_retryable(CURLcode res)
 	}
 }
 
-/* The delay before the next attempt, full-jitter exponential backoff:
- * uniform in [0, min(max, base * 2^(attempts - 1))]. false when no attempt
- * is left. The retry quota and the whole-request deadline will join the
- * decision here. */
-static bool ddb_retry_delay(struct ddb_client *client, const struct ddb_call *call,
-			    int64_t *delay_ms)
-{
-	uint64_t ceiling = client->backoff_base_ms, x;
-	unsigned shift = call->result.attempts - 1;
+/* AWS "standard" retry mode: a retry costs quota tokens (more after a
+ * timeout), so an outage does not multiply the load on DynamoDB; a success
+ * returns what its retry took, or one token when it needed none. */
+#define DDB_RETRY_COST 5
+#define DDB_TIMEOUT_RETRY_COST 10
+#define DDB_NO_RETRY_INCREMENT 1
 
-	if (call->result.attempts >= client->max_attempts)
-		return false;
-	ceiling = shift >= 31 ? client->backoff_max_ms : ceiling << shift;
-	if (ceiling > client->backoff_max_ms)
-		ceiling = client->backoff_max_ms;
+static void ddb_quota_set(struct ddb_client *client, unsigned quota)
+{
+	client->quota = quota > client->retry_quota_max ? client->retry_quota_max : quota;
+	atomic_store(&client->quota_seen, client->quota);
+}
+
+static void ddb_quota_on_success(struct ddb_client *client, const struct ddb_call *call)
+{
+	ddb_quota_set(client, client->quota + (call->result.attempts > 1 ? call->retry_cost
+									 : DDB_NO_RETRY_INCREMENT));
+}
+
+static uint64_t ddb_jitter(struct ddb_client *client, uint64_t ceiling)
+{
 	/* xorshift64: fast, and jitter needs no cryptographic quality. */
-	x = client->rng;
+	uint64_t x = client->rng;
+
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
 	client->rng = x;
-	*delay_ms = (int64_t)(x % (ceiling + 1));
+	return x % (ceiling + 1);
+}
+
+/* Whether call gets another attempt, and after how long: full-jitter
+ * exponential backoff, uniform in [0, min(max, base * 2^(attempts - 1))].
+ * No: attempts spent, the quota empty, or no time left to finish one more
+ * attempt before the deadline. why names the reason. */
+static bool ddb_retry_decide(struct ddb_client *client, struct ddb_call *call,
+			     int64_t *delay_ms, const char **why)
+{
+	uint64_t ceiling = client->backoff_base_ms;
+	unsigned shift = call->result.attempts - 1;
+	unsigned cost = call->timed_out ? DDB_TIMEOUT_RETRY_COST : DDB_RETRY_COST;
+
+	if (call->result.attempts >= client->max_attempts) {
+		*why = "attempts";
+		return false;
+	}
+	ceiling = shift >= 31 ? client->backoff_max_ms : ceiling << shift;
+	if (ceiling > client->backoff_max_ms)
+		ceiling = client->backoff_max_ms;
+	*delay_ms = (int64_t)ddb_jitter(client, ceiling);
+	if (call->deadline_ms &&
+	    ddb_now_ms() + *delay_ms + client->timeout_ms > call->deadline_ms) {
+		*why = "deadline";
+		return false;
+	}
+	if (client->quota < cost) {
+		*why = "retry quota";
+		return false;
+	}
+	ddb_quota_set(client, client->quota - cost);
+	call->retry_cost = cost;
+	return true;
+}
+
+/* A signature refused for time skew: learn DynamoDB's clock from its Date
+ * header so the next signature uses it. true when the offset was taken. */
+static bool ddb_learn_skew(struct ddb_client *client, const struct ddb_call *call)
+{
+	const struct ddb_error *err = &call->result.err;
+	struct tm tm = { 0 };
+	const char *p = call->date;
+	time_t server;
+
+	if (strcmp(err->type, "InvalidSignatureException") != 0 &&
+	    strcmp(err->type, "RequestTimeTooSkewed") != 0 &&
+	    strcmp(err->type, "SignatureDoesNotMatch") != 0)
+		return false;
+	if (strcmp(err->type, "RequestTimeTooSkewed") != 0 && !strstr(err->message, "expired") &&
+	    !strstr(err->message, "skew") && !strstr(err->message, "Signature not yet current"))
+		return false;
+	while (*p == ' ')
+		p++;
+	if (!strptime(p, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return false;
+	server = timegm(&tm);
+	atomic_store(&client->clock_offset_s, (int64_t)(server - time(NULL)));
+	log_warn("dynamodb: clock skew of %" PRId64 " s; signing with DynamoDB's time",
+		 (int64_t)atomic_load(&client->clock_offset_s));
 	return true;
 }
 
 /* Classifies a finished transfer into call->result.err. On success fills
  * call->result.resp and returns ERROR_OK. */
+/* Whether the whole request body went out: only then can DynamoDB have
+ * applied an attempt that got no answer. */
+static bool ddb_sent_whole(const struct ddb_call *call)
+{
+	curl_off_t sent = 0;
+
+	curl_easy_getinfo(call->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+	return sent >= (curl_off_t)call->body_len;
+}
+
 static enum error_code ddb_attempt_judge(struct ddb_client *client, struct ddb_call *call,
 					 CURLcode res)
 {
@@ -569,12 +685,23 @@ static enum error_code ddb_attempt_judge(struct ddb_client *client, struct ddb_c
 		ddb_error_set(err, ddb_transport_retryable(res) ? DDB_ERR_RETRYABLE : DDB_ERR_FATAL,
 			      0, curl_easy_strerror(res),
 			      call->curl_error[0] ? call->curl_error : curl_easy_strerror(res));
+		call->timed_out = res == CURLE_OPERATION_TIMEDOUT;
+		if (ddb_sent_whole(call))
+			call->result.maybe_applied = true;
 		return ERROR_IO;
 	}
 	if (status < 200 || status > 299) {
 		ddb_error_from_response(status, call->response.data, call->response.len, err);
 		if (err->throttled)
 			ddb_counter_add(&client->throttles, 1);
+		/* A 5xx may come after DynamoDB applied the request. */
+		if (status >= 500)
+			call->result.maybe_applied = true;
+		if (err->cls == DDB_ERR_FATAL && !call->skew_retried && ddb_learn_skew(client, call)) {
+			call->skew_retried = true;
+			call->skew_pending = true;
+			err->cls = DDB_ERR_RETRYABLE;
+		}
 		return err->cls == DDB_ERR_CONDITION ? ERROR_CONDITION : ERROR_UPSTREAM;
 	}
 	/* A body damaged on the way is retried, never trusted. */
@@ -602,12 +729,21 @@ static void ddb_attempt_done(struct ddb_client *client, struct ddb_call *call, C
 	enum error_code rc = ddb_attempt_judge(client, call, res);
 	int64_t delay;
 
+	const char *why = NULL;
+
 	ddb_attempt_detach(client, call);
+	if (rc == ERROR_OK)
+		ddb_quota_on_success(client, call);
 	if (rc == ERROR_OK || call->result.err.cls != DDB_ERR_RETRYABLE) {
 		ddb_call_complete(client, call, rc);
 		return;
 	}
-	if (!ddb_retry_delay(client, call, &delay)) {
+	if (call->skew_pending) {
+		call->skew_pending = false;
+		delay = 0; /* the one re-signed retry, outside the quota */
+	} else if (!ddb_retry_decide(client, call, &delay, &why)) {
+		log_debug("dynamodb %s: no retry (%s): %s", ddb_op_name(call->op), why,
+			  call->result.err.type);
 		ddb_call_complete(client, call, ERROR_UNAVAILABLE);
 		return;
 	}
@@ -693,13 +829,15 @@ static void *ddb_io_thread(void *arg)
 		pthread_mutex_unlock(&client->lock);
 		if (stop)
 			break;
-		wait_ms = ddb_promote_due(client);
+		ddb_promote_due(client);
 		while (client->n_flight < client->max_connections &&
 		       (call = ddb_queue_pop(&client->ready)))
 			ddb_attempt_start(client, call);
 		curl_multi_perform(client->multi, &running);
 		ddb_collect_done(client);
-		/* Completions may have freed connections for waiting calls. */
+		/* Completions may have scheduled retries (promoted here when
+		 * due) or freed connections for waiting calls. */
+		wait_ms = ddb_promote_due(client);
 		if (client->ready.head && client->n_flight < client->max_connections)
 			continue;
 		if (curl_multi_timeout(client->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 &&
@@ -836,6 +974,9 @@ static enum error_code ddb_client_configure(struct ddb_client *client,
 						       : DDB_DEFAULT_BACKOFF_BASE_MS;
 	client->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms
 						     : DDB_DEFAULT_BACKOFF_MAX_MS;
+	client->deadline_ms = cfg->deadline_ms > 0 ? cfg->deadline_ms : 0;
+	client->retry_quota_max = cfg->retry_quota ? cfg->retry_quota : DDB_DEFAULT_RETRY_QUOTA;
+	ddb_quota_set(client, client->retry_quota_max);
 	return ddb_parse_endpoint(client);
 }
 
@@ -943,6 +1084,7 @@ enum error_code ddb_client_submit_delayed(struct ddb_client *client,
 	call->arg = arg;
 	call->due_ms = delay_ms > 0 ? ddb_now_ms() + delay_ms : 0;
 	clock_gettime(CLOCK_MONOTONIC, &call->submitted);
+	call->deadline_ms = client->deadline_ms ? ddb_now_ms() + client->deadline_ms : 0;
 	buf_init(&call->response, client->max_response);
 	pthread_mutex_lock(&client->lock);
 	stopping = client->stopping;
@@ -1023,6 +1165,8 @@ void ddb_client_stats(struct ddb_client *client, struct ddb_client_stats *out)
 	out->connections_open = atomic_load(&client->conns_open);
 	out->connections_peak = atomic_load(&client->conns_peak);
 	out->loops = atomic_load(&client->loops);
+	out->retry_quota = atomic_load(&client->quota_seen);
+	out->clock_offset_s = atomic_load(&client->clock_offset_s);
 }
 
 /* The outcome label of a completed call. */
@@ -1074,6 +1218,10 @@ void ddb_client_write_metrics(struct ddb_client *client, struct buf *b)
 		       "Throttling errors answered by DynamoDB.");
 	metrics_sample(b, "sessiond_dynamodb_throttles_total", NULL,
 		       atomic_load(&client->throttles));
+	metrics_family(b, "sessiond_dynamodb_retry_quota", "gauge",
+		       "Retry tokens left (AWS standard retry mode; a retry takes 5, 10 after a "
+		       "timeout).");
+	metrics_sample(b, "sessiond_dynamodb_retry_quota", NULL, atomic_load(&client->quota_seen));
 	metrics_family(b, "sessiond_dynamodb_in_flight", "gauge",
 		       "DynamoDB requests submitted and not yet completed.");
 	metrics_sample(b, "sessiond_dynamodb_in_flight", NULL,

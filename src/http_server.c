@@ -629,6 +629,14 @@ static bool http_body_acceptable(struct http_request *req, bool chunked)
 	return true;
 }
 
+static bool http_has_body(struct http_request *req)
+{
+	const char *cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return http_request_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+	       (cl && strcmp(cl, "0") != 0);
+}
+
 /* Everything judged from the request line and headers. false when the
  * request has been answered already. */
 static bool http_first_look(struct http_request *req, const char *method,
@@ -763,12 +771,19 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
 	if (!req->started) {
 		req->started = true;
 		req->conn = conn;
-		if (!http_first_look(req, method, version))
+		if (http_first_look(req, method, version))
+			return MHD_YES;
+		/* A refusal of a request that has a body is sent now, so the
+		 * body is never read (MHD then closes). One without a body
+		 * waits for MHD's next call, which keeps the connection open. */
+		if (req->close || http_has_body(req))
 			return http_queue(req);
 		return MHD_YES;
 	}
 	if (req->queued)
 		return MHD_YES;
+	if (req->responded && !req->dispatched && !req->early_413 && !*upload_data_size)
+		return http_queue(req); /* an early refusal of a bodiless request */
 	if (req->early_413 && !*upload_data_size)
 		return MHD_NO; /* the whole body arrived after the 413: close */
 	if (*upload_data_size) {

@@ -112,6 +112,7 @@ static struct ddb_client *start_ddb(const struct conf *conf)
 		.max_connections = (unsigned)conf->dynamodb.max_connections,
 		.timeout_ms = (long)conf->dynamodb.timeout_ms,
 		.max_attempts = (unsigned)conf->dynamodb.max_attempts,
+		.deadline_ms = (long)conf->limits.request_timeout_ms,
 	};
 	struct ddb_client *ddb;
 	enum error_code rc;

@@ -176,6 +176,9 @@ START_TEST(cross_setting_rules)
 	clear_env();
 	e = load("session = { default_ttl = 100; max_ttl = 50; };\n", &c);
 	ck_assert_ptr_nonnull(strstr(e, "session.default_ttl (100) must not exceed"));
+	ck_assert_ptr_null(load("session = { max_ttl = 7200; };\n", &c));
+	ck_assert_int_eq(c.session.default_ttl, 7200); /* lowered to fit */
+	conf_free(&c);
 	e = load("dynamodb = { table = \"ab\"; };\n", &c);
 	ck_assert_ptr_nonnull(strstr(e, ":1: dynamodb.table must be"));
 	e = load("credentials = { access_key_id = \"AK\"; };\n", &c);

@@ -29,6 +29,9 @@ struct ddb_client_config {
 	size_t max_response;           /* bytes of one response body; 0 = 16 MiB */
 	unsigned backoff_base_ms;      /* first retry waits up to this; 0 = 25 */
 	unsigned backoff_max_ms;       /* no retry waits longer; 0 = 2000 */
+	long deadline_ms;              /* whole request, retries included; 0 = none:
+	                                  no retry starts that could not finish in time */
+	unsigned retry_quota;          /* retry token bucket (AWS standard mode); 0 = 500 */
 };
 
 /* The outcome of one request, handed to the completion callback. rc is
@@ -43,6 +46,10 @@ struct ddb_result {
 	struct ddb_response resp;
 	struct ddb_error err;
 	unsigned attempts; /* how many attempts were sent */
+	/* An attempt before the last was sent whole and got no usable answer
+	 * (timeout, reset, 5xx): DynamoDB may have applied it, so a conditional
+	 * write's final ConditionalCheckFailed may be about our own write. */
+	bool maybe_applied;
 };
 
 /* Runs on the client's I/O thread; it must not block. result belongs to the
@@ -61,6 +68,8 @@ struct ddb_client_stats {
 	uint64_t connections_peak;   /* the most sockets open at once */
 	uint64_t loops;              /* I/O loop iterations: at least one a second
 	                                while the thread is alive (the watchdog) */
+	uint64_t retry_quota;        /* retry tokens left */
+	int64_t clock_offset_s;      /* DynamoDB's clock minus ours, after a skew */
 };
 
 struct ddb_client;

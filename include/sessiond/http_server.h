@@ -22,7 +22,7 @@ enum http_method {
 };
 
 enum http_body {
-	HTTP_BODY_NONE,        /* a body is refused (415 if it has a content type) */
+	HTTP_BODY_NONE,        /* a body is read (up to limits.max_body) and ignored */
 	HTTP_BODY_JSON,        /* application/json, may be empty where the handler allows */
 	HTTP_BODY_MERGE_PATCH, /* application/merge-patch+json */
 };

@@ -77,8 +77,8 @@ static void fake_reply_send(int fd, const struct fake_reply *r)
 		crc ^= 1;
 	n = snprintf(head, sizeof(head),
 		     "HTTP/1.1 %d Scripted\r\nContent-Type: application/x-amz-json-1.0\r\n"
-		     "Content-Length: %zu\r\nx-amz-crc32: %lu\r\n\r\n",
-		     r->status, len, (unsigned long)crc);
+		     "Content-Length: %zu\r\nx-amz-crc32: %lu\r\n%s\r\n",
+		     r->status, len, (unsigned long)crc, r->extra_headers ? r->extra_headers : "");
 	fake_send_all(fd, head, (size_t)n);
 	fake_send_all(fd, r->body, len);
 }

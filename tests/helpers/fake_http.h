@@ -17,7 +17,8 @@ enum fake_mode {
 struct fake_reply {
 	enum fake_mode mode;
 	int status;
-	const char *body; /* borrowed for the server's lifetime */
+	const char *body;          /* borrowed for the server's lifetime */
+	const char *extra_headers; /* NULL, or lines each ending in \r\n */
 };
 
 #define FAKE_MAX_REQUESTS 64

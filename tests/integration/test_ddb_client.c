@@ -447,12 +447,12 @@ static enum error_code fake_get(struct ddb_client *c, struct ddb_result *res)
 START_TEST(retryable_faults_are_retried_until_success)
 {
 	const struct fake_reply script[] = {
-		{ FAKE_REPLY, 500, "<html><body>Internal Server Error</body></html>" },
+		{ FAKE_REPLY, 500, "<html><body>Internal Server Error</body></html>", NULL },
 		{ FAKE_REPLY, 400,
 		  "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ThrottlingException\","
-		  "\"message\":\"Rate exceeded\"}" },
-		{ FAKE_REPLY_BADCRC, 200, OK_GET },
-		{ FAKE_REPLY, 200, OK_GET },
+		  "\"message\":\"Rate exceeded\"}", NULL },
+		{ FAKE_REPLY_BADCRC, 200, OK_GET, NULL },
+		{ FAKE_REPLY, 200, OK_GET, NULL },
 	};
 	struct fake_http *f = fake_http_start(script, 4);
 	struct ddb_client_config cfg = base_config(fake_url(f));
@@ -476,7 +476,7 @@ END_TEST
 
 START_TEST(retries_run_out)
 {
-	const struct fake_reply script[] = { { FAKE_REPLY, 200, "{\"Item\": {\"id\": " } };
+	const struct fake_reply script[] = { { FAKE_REPLY, 200, "{\"Item\": {\"id\": ", NULL } };
 	struct fake_http *f = fake_http_start(script, 1);
 	struct ddb_client_config cfg = base_config(fake_url(f));
 	struct ddb_client *c;
@@ -498,9 +498,9 @@ END_TEST
 START_TEST(closed_connections_and_timeouts_are_retried)
 {
 	const struct fake_reply script[] = {
-		{ FAKE_CLOSE, 0, "" },
-		{ FAKE_SILENT, 0, "" },
-		{ FAKE_REPLY, 200, OK_GET },
+		{ FAKE_CLOSE, 0, "", NULL },
+		{ FAKE_SILENT, 0, "", NULL },
+		{ FAKE_REPLY, 200, OK_GET, NULL },
 	};
 	struct fake_http *f = fake_http_start(script, 3);
 	struct ddb_client_config cfg = base_config(fake_url(f));
@@ -522,7 +522,7 @@ START_TEST(validation_errors_fail_at_once)
 	const struct fake_reply script[] = {
 		{ FAKE_REPLY, 400,
 		  "{\"__type\":\"com.amazon.coral.validate#ValidationException\","
-		  "\"Message\":\"One or more parameter values were invalid\"}" },
+		  "\"Message\":\"One or more parameter values were invalid\"}", NULL },
 	};
 	struct fake_http *f = fake_http_start(script, 1);
 	struct ddb_client_config cfg = base_config(fake_url(f));
@@ -569,7 +569,7 @@ END_TEST
 START_TEST(oversized_response_is_refused)
 {
 	static char big[8192];
-	struct fake_reply script[1] = { { FAKE_REPLY, 200, big } };
+	struct fake_reply script[1] = { { FAKE_REPLY, 200, big, NULL } };
 	struct fake_http *f;
 	struct ddb_client_config cfg;
 	struct ddb_client *c;
@@ -592,7 +592,7 @@ END_TEST
  * request with the staged functions and compare. */
 START_TEST(wire_request_matches_its_signature)
 {
-	const struct fake_reply script[] = { { FAKE_REPLY, 200, OK_GET } };
+	const struct fake_reply script[] = { { FAKE_REPLY, 200, OK_GET, NULL } };
 	struct fake_http *f = fake_http_start(script, 1);
 	struct ddb_client_config cfg = base_config(fake_url(f));
 	struct ddb_client *c;
@@ -655,7 +655,7 @@ END_TEST
 
 START_TEST(configured_proxy_is_used)
 {
-	const struct fake_reply script[] = { { FAKE_REPLY, 200, OK_GET } };
+	const struct fake_reply script[] = { { FAKE_REPLY, 200, OK_GET, NULL } };
 	struct fake_http *proxy = fake_http_start(script, 1);
 	struct ddb_client_config cfg = base_config("http://dynamodb.test.invalid:8000/");
 	struct ddb_client *c;
@@ -672,6 +672,125 @@ START_TEST(configured_proxy_is_used)
 	ck_assert_str_eq(r->line, "POST http://dynamodb.test.invalid:8000/ HTTP/1.1");
 	ddb_client_free(c);
 	fake_http_stop(proxy);
+}
+END_TEST
+
+/* No retry starts that could not finish before the request's deadline. */
+START_TEST(retries_stop_at_the_deadline)
+{
+	const struct fake_reply script[] = { { FAKE_SILENT, 0, "", NULL } };
+	struct fake_http *f = fake_http_start(script, 1);
+	struct ddb_client_config cfg = base_config(fake_url(f));
+	struct ddb_client *c;
+	struct ddb_result res;
+
+	cfg.timeout_ms = 200;
+	cfg.max_attempts = 10;
+	cfg.deadline_ms = 500;
+	c = client_for(&cfg);
+	ck_assert_int_eq(fake_get(c, &res), ERROR_UNAVAILABLE);
+	/* 200 ms attempts in a 500 ms budget: two fit, never ten. */
+	ck_assert_uint_ge(res.attempts, 2);
+	ck_assert_uint_le(res.attempts, 3);
+	ck_assert(res.maybe_applied); /* sent whole, never answered */
+	ddb_result_clear(&res);
+	ddb_client_free(c);
+	fake_http_stop(f);
+}
+END_TEST
+
+/* The retry quota: an outage does not multiply the load. */
+START_TEST(the_retry_quota_runs_dry_and_refills)
+{
+	const struct fake_reply script[] = {
+		{ FAKE_REPLY, 500, "{}", NULL }, { FAKE_REPLY, 500, "{}", NULL },
+		{ FAKE_REPLY, 500, "{}", NULL }, { FAKE_REPLY, 500, "{}", NULL },
+		{ FAKE_REPLY, 200, OK_GET, NULL },
+	};
+	struct fake_http *f = fake_http_start(script, 5);
+	struct ddb_client_config cfg = base_config(fake_url(f));
+	struct ddb_client_stats st;
+	struct ddb_client *c;
+	struct ddb_result res;
+
+	cfg.retry_quota = 12; /* two retries of 5 tokens */
+	cfg.max_attempts = 10;
+	c = client_for(&cfg);
+	ck_assert_int_eq(fake_get(c, &res), ERROR_UNAVAILABLE);
+	ck_assert_uint_eq(res.attempts, 3); /* 12 -> 7 -> 2: no third retry */
+	ddb_result_clear(&res);
+	ck_assert_int_eq(fake_get(c, &res), ERROR_UNAVAILABLE);
+	ck_assert_uint_eq(res.attempts, 1); /* the quota is dry */
+	ddb_result_clear(&res);
+	ck_assert_int_eq(fake_get(c, &res), ERROR_OK); /* success without retry: +1 */
+	ddb_result_clear(&res);
+	ddb_client_stats(c, &st);
+	ck_assert_uint_eq(st.retry_quota, 3);
+	ddb_client_free(c);
+	fake_http_stop(f);
+}
+END_TEST
+
+/* A signature refused for clock skew is re-signed with DynamoDB's time. */
+START_TEST(clock_skew_is_corrected_once)
+{
+	char date[64], headers[96];
+	time_t ahead = time(NULL) + 3600;
+	struct tm tm;
+	gmtime_r(&ahead, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(headers, sizeof(headers), "Date: %s\r\n", date);
+	const struct fake_reply script[] = {
+		{ FAKE_REPLY, 400,
+		  "{\"__type\":\"com.amazon.coral.service#InvalidSignatureException\","
+		  "\"message\":\"Signature expired: 20261125T100000Z is now earlier than ...\"}",
+		  headers },
+		{ FAKE_REPLY, 200, OK_GET, NULL },
+	};
+	struct fake_http *f = fake_http_start(script, 2);
+	struct ddb_client_config cfg = base_config(fake_url(f));
+	struct ddb_client_stats st;
+	struct ddb_client *c;
+	struct ddb_result res;
+	char amz[32];
+
+	c = client_for(&cfg);
+	ck_assert_int_eq(fake_get(c, &res), ERROR_OK);
+	ck_assert_uint_eq(res.attempts, 2);
+	ddb_result_clear(&res);
+	ddb_client_stats(c, &st);
+	ck_assert_int_ge(st.clock_offset_s, 3590);
+	ck_assert_int_le(st.clock_offset_s, 3610);
+	/* The second attempt was signed an hour ahead. */
+	ck_assert_int_eq(fake_http_header(fake_http_request(f, 1), "X-Amz-Date", amz, sizeof(amz)), 0);
+	strftime(date, sizeof(date), "%Y%m%dT%H", &tm);
+	ck_assert_int_eq(strncmp(amz, date, strlen(date)), 0);
+	ddb_client_free(c);
+	fake_http_stop(f);
+}
+END_TEST
+
+/* A write that may have been applied before its retry failed its
+ * condition is flagged, so the caller can check instead of answering 412. */
+START_TEST(a_maybe_applied_write_is_flagged)
+{
+	const struct fake_reply script[] = {
+		{ FAKE_CLOSE, 0, "", NULL },
+		{ FAKE_REPLY, 400,
+		  "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException\"}",
+		  NULL },
+	};
+	struct fake_http *f = fake_http_start(script, 2);
+	struct ddb_client_config cfg = base_config(fake_url(f));
+	struct ddb_client *c = client_for(&cfg);
+	struct ddb_result res;
+
+	ck_assert_int_eq(fake_get(c, &res), ERROR_CONDITION);
+	ck_assert_uint_eq(res.attempts, 2);
+	ck_assert(res.maybe_applied);
+	ddb_result_clear(&res);
+	ddb_client_free(c);
+	fake_http_stop(f);
 }
 END_TEST
 
@@ -733,6 +852,10 @@ int main(void)
 	tcase_add_test(faults, oversized_response_is_refused);
 	tcase_add_test(faults, wire_request_matches_its_signature);
 	tcase_add_test(faults, configured_proxy_is_used);
+	tcase_add_test(faults, retries_stop_at_the_deadline);
+	tcase_add_test(faults, the_retry_quota_runs_dry_and_refills);
+	tcase_add_test(faults, clock_skew_is_corrected_once);
+	tcase_add_test(faults, a_maybe_applied_write_is_flagged);
 	tcase_add_test(faults, bad_configs_are_refused);
 	tcase_add_test(faults, invalid_requests_are_refused_before_queueing);
 	suite_add_tcase(s, dyn);

@@ -425,8 +425,8 @@ END_TEST
 START_TEST(stop_returns_in_the_middle_of_a_pass)
 {
 	const struct fake_reply script[] = {
-		{ FAKE_REPLY, 200, "{}" }, /* the lease PutItem */
-		{ FAKE_SILENT, 0, "" },    /* the Scan never answers */
+		{ FAKE_REPLY, 200, "{}", NULL }, /* the lease PutItem */
+		{ FAKE_SILENT, 0, "", NULL },    /* the Scan never answers */
 	};
 	struct fake_http *f = fake_http_start(script, 2);
 	char url[64];
@@ -453,9 +453,9 @@ END_TEST
 START_TEST(a_failed_pass_is_counted_and_not_fatal)
 {
 	const struct fake_reply script[] = {
-		{ FAKE_REPLY, 200, "{}" },
+		{ FAKE_REPLY, 200, "{}", NULL },
 		{ FAKE_REPLY, 400,
-		  "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"no\"}" },
+		  "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"no\"}", NULL },
 	};
 	struct fake_http *f = fake_http_start(script, 2);
 	char url[64];

@@ -1,0 +1,566 @@
+'use strict'
+// connect-sessiond: an express-session Store backed by sessiond's HTTP API
+// (api.md, version 1). No runtime dependencies beyond Node itself.
+//
+// Two ways in, one class:
+//   const { SessiondStore } = require('connect-sessiond')
+//       extends the Store of the express-session that require() finds from
+//       here (the app's copy, as a peer), resolved on first use;
+//   const SessiondStore = require('connect-sessiond')(session)
+//       extends session.Store of the express-session the app passes in (the
+//       connect-dynamodb / connect-redis style; immune to duplicate copies).
+
+const http = require('node:http')
+const https = require('node:https')
+const { EventEmitter } = require('node:events')
+const { AsyncLocalStorage } = require('node:async_hooks')
+
+const VERSION = require('./package.json').version
+
+const ONE_DAY = 86400 // seconds; connect-dynamodb's default expiry
+const DEFAULT_URL = 'http://127.0.0.1:8080'
+const DEFAULT_TIMEOUT_MS = 5000
+// Idle keep-alive sockets are closed after this long, well before sessiond's
+// limits.connection_timeout (30 s by default) closes them from its side.
+const IDLE_SOCKET_MS = 15000
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+const MAX_DETAIL = 300
+
+// api.md: client-chosen ids are 1 to 256 RFC 3986 unreserved characters.
+const SID_RE = /^[A-Za-z0-9._~-]{1,256}$/
+// What sessiond echoes back as X-Request-Id (http_rid_sane): anything else
+// would be replaced by a generated id, so it is not sent at all.
+const RID_RE = /^[A-Za-z0-9\-_.:/+=@]{1,128}$/
+
+// connect-dynamodb's options and where each one lives now (README).
+const MOVED_TO_SESSIOND = {
+  table: 'dynamodb.table',
+  hashKey: 'dynamodb.hash_key',
+  prefix: 'dynamodb.prefix',
+  AWSConfigJSON: 'dynamodb.region and the credentials group',
+  AWSRegion: 'dynamodb.region',
+  client: 'dynamodb.* and credentials.*',
+  reapInterval: 'reaper.interval (seconds, not milliseconds)',
+  readCapacityUnits: 'dynamodb.create_table (on-demand billing)',
+  writeCapacityUnits: 'dynamodb.create_table (on-demand billing)',
+  initialized: 'dynamodb.create_table',
+  specialKeys: 'nothing (sessiond stores the session JSON only)',
+  skipThrowMissingSpecialKeys: 'nothing (sessiond stores the session JSON only)',
+}
+const KNOWN_OPTIONS = new Set(['url', 'token', 'timeoutMs', 'agent', 'requestId'])
+
+// ---------------------------------------------------------------------------
+// Errors
+
+// Every failure reaches express-session's callbacks as a SessiondError. Its
+// message names the store operation, the HTTP status and the problem
+// document's title (and detail); never the session id, the token or the URL
+// path (which holds the id).
+class SessiondError extends Error {
+  constructor(message, props = {}) {
+    super(message, props.cause === undefined ? undefined : { cause: props.cause })
+    this.name = 'SessiondError'
+    this.code = props.code || 'ERR_SESSIOND'
+    for (const k of ['status', 'title', 'type', 'detail', 'requestId', 'operation']) {
+      if (props[k] !== undefined) this[k] = props[k]
+    }
+  }
+}
+
+function scrub(text, secrets) {
+  let s = String(text).replace(/[\u0000-\u001f\u007f]+/g, ' ')
+  for (const v of secrets) {
+    if (typeof v === 'string' && v.length > 0) s = s.split(v).join('[redacted]')
+  }
+  return s.length > MAX_DETAIL ? s.slice(0, MAX_DETAIL) + '…' : s
+}
+
+function problemError(op, res, secrets) {
+  const status = res.status
+  let title = http.STATUS_CODES[status] || 'Unexpected status'
+  let type
+  let detail
+  const doc = res.json
+  if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+    if (typeof doc.title === 'string' && doc.title) title = scrub(doc.title, secrets)
+    if (typeof doc.type === 'string') type = scrub(doc.type, secrets)
+    if (typeof doc.detail === 'string' && doc.detail) detail = scrub(doc.detail, secrets)
+  }
+  const msg = `sessiond ${op}: ${status} ${title}${detail ? ` (${detail})` : ''}`
+  return new SessiondError(msg, {
+    code: 'ERR_SESSIOND_HTTP',
+    status,
+    title,
+    type,
+    detail,
+    requestId: res.requestId,
+    operation: op,
+  })
+}
+
+// ---------------------------------------------------------------------------
+// Expiry
+
+// Seconds the session should live from now, from its cookie, as
+// connect-dynamodb computes it: cookie.maxAge (ms; express-session's Cookie
+// derives it from expires) when it is a number, else one day. A plain cookie
+// object (a session that went through JSON) has no maxAge, so its expires is
+// read instead. Rounded up: connect-dynamodb stores floor(now) + maxAge/1000
+// with a fraction; sessiond takes whole seconds, and the stored session must
+// not vanish before its cookie does. The result is <= 0 for a cookie that has
+// already expired.
+function ttlSeconds(sess, nowMs = Date.now()) {
+  const c = sess && typeof sess === 'object' ? sess.cookie : undefined
+  let ms
+  if (c && typeof c === 'object') {
+    if (typeof c.maxAge === 'number') ms = c.maxAge
+    else if (c.expires != null) ms = new Date(c.expires).getTime() - nowMs
+  }
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return ONE_DAY
+  return Math.ceil(ms / 1000)
+}
+
+// ---------------------------------------------------------------------------
+// Request ids
+
+const ridContext = new AsyncLocalStorage()
+
+function ridFromReq(req) {
+  if (!req || typeof req !== 'object') return undefined
+  if (typeof req.id === 'string' && req.id) return req.id
+  const h = req.headers && req.headers['x-request-id']
+  return typeof h === 'string' ? h : undefined
+}
+
+// Middleware to mount before session(): makes the request's id (req.id, as
+// set by pino-http or express-request-id, else its X-Request-Id header)
+// available to every store call the request causes, get() included.
+function requestIdMiddleware() {
+  return function sessiondRequestId(req, res, next) {
+    const rid = ridFromReq(req)
+    if (rid === undefined) return next()
+    ridContext.run(rid, next)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+function defer(cb, ...args) {
+  process.nextTick(() => cb(...args))
+}
+
+// Retry-After: delta-seconds or an HTTP date; milliseconds, or undefined.
+function retryAfterMs(v, nowMs = Date.now()) {
+  if (typeof v !== 'string') return undefined
+  v = v.trim()
+  if (/^\d+$/.test(v)) return Number(v) * 1000
+  const t = Date.parse(v)
+  return Number.isFinite(t) ? Math.max(0, t - nowMs) : undefined
+}
+
+function checkOptions(options) {
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object') throw new TypeError('connect-sessiond: options must be an object')
+  for (const k of Object.keys(options)) {
+    if (Object.prototype.hasOwnProperty.call(MOVED_TO_SESSIOND, k)) {
+      throw new TypeError(
+        `connect-sessiond: option "${k}" is sessiond's business now: set ${MOVED_TO_SESSIOND[k]} in sessiond.conf (see the README)`
+      )
+    }
+    if (!KNOWN_OPTIONS.has(k)) {
+      throw new TypeError(`connect-sessiond: unknown option "${k}" (known: ${[...KNOWN_OPTIONS].join(', ')})`)
+    }
+  }
+
+  let url
+  try {
+    url = new URL(options.url === undefined ? DEFAULT_URL : String(options.url))
+  } catch {
+    throw new TypeError('connect-sessiond: url is not a valid URL')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError('connect-sessiond: url must be http: or https:')
+  }
+  if (url.username || url.password) {
+    throw new TypeError('connect-sessiond: url must not carry credentials; pass the token option')
+  }
+  if (url.search || url.hash) {
+    throw new TypeError('connect-sessiond: url must not carry a query or fragment')
+  }
+
+  const token = options.token
+  if (token !== undefined && token !== null && token !== '') {
+    // Checked without echoing the value.
+    if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new TypeError('connect-sessiond: token must be a string of visible ASCII characters')
+    }
+  }
+
+  const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : options.timeoutMs
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2147483647) {
+    throw new TypeError('connect-sessiond: timeoutMs must be a positive integer (milliseconds)')
+  }
+
+  const agent = options.agent
+  if (agent !== undefined && agent !== null && !(agent instanceof http.Agent)) {
+    throw new TypeError('connect-sessiond: agent must be an http.Agent or https.Agent')
+  }
+
+  if (options.requestId !== undefined && typeof options.requestId !== 'function') {
+    throw new TypeError('connect-sessiond: requestId must be a function returning the current request id')
+  }
+
+  return {
+    url,
+    token: typeof token === 'string' && token !== '' ? token : undefined,
+    timeoutMs,
+    agent: agent || undefined,
+    requestId: options.requestId,
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The store
+
+const classes = new WeakMap()
+
+function storeClass(Base) {
+  const cached = classes.get(Base)
+  if (cached) return cached
+
+  class SessiondStore extends Base {
+    #base // URL of sessiond
+    #basePath // its path prefix, without a trailing slash
+    #token
+    #timeoutMs
+    #agent
+    #ownAgent
+    #mod
+    #requestId
+    #closed = false
+
+    constructor(options) {
+      const o = checkOptions(options)
+      super()
+      this.#base = o.url
+      this.#basePath = o.url.pathname.replace(/\/+$/, '')
+      this.#token = o.token
+      this.#timeoutMs = o.timeoutMs
+      this.#mod = o.url.protocol === 'https:' ? https : http
+      this.#ownAgent = !o.agent
+      this.#agent =
+        o.agent ||
+        new this.#mod.Agent({ keepAlive: true, keepAliveMsecs: 1000, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' })
+      this.#requestId = o.requestId
+    }
+
+    /** The session of sid, or null when sessiond has none (absent or expired). */
+    get(sid, cb) {
+      return this.#run(cb, async () => {
+        if (!validSid(sid)) return null // sessiond can hold no such id
+        const res = await this.#call('get', 'GET', sid, '', undefined, undefined)
+        if (res.status === 404) return null
+        if (res.status !== 200) throw problemError('get', res, this.#secrets(sid))
+        const data = res.json && res.json.data
+        if (!data || typeof data !== 'object' || Array.isArray(data)) {
+          throw new SessiondError('sessiond get: the answer holds no session object', {
+            code: 'ERR_SESSIOND_RESPONSE',
+            status: res.status,
+            requestId: res.requestId,
+            operation: 'get',
+          })
+        }
+        return data
+      })
+    }
+
+    /** Creates or replaces the session (PUT); an expired cookie deletes it. */
+    set(sid, sess, cb) {
+      return this.#run(cb, async () => {
+        checkSid('set', sid)
+        const ttl = ttlSeconds(sess)
+        if (ttl <= 0) return this.#destroy(sid, sess)
+        const body = JSON.stringify({ data: sess, ttl })
+        const res = await this.#call('set', 'PUT', sid, '', body, sess)
+        if (res.status !== 200 && res.status !== 201) throw problemError('set', res, this.#secrets(sid))
+      })
+    }
+
+    /**
+     * Extends the session's expiry, data untouched. A session sessiond no
+     * longer has (destroyed, expired) stays gone: the touch is a no-op.
+     */
+    touch(sid, sess, cb) {
+      return this.#run(cb, async () => {
+        checkSid('touch', sid)
+        const ttl = ttlSeconds(sess)
+        if (ttl <= 0) return this.#destroy(sid, sess)
+        const res = await this.#call('touch', 'POST', sid, '/touch', JSON.stringify({ ttl }), sess)
+        if (res.status === 404) return // gone; a touch never recreates
+        if (res.status !== 200) throw problemError('touch', res, this.#secrets(sid))
+      })
+    }
+
+    /** Deletes the session; deleting an absent one succeeds. */
+    destroy(sid, cb) {
+      return this.#run(cb, () => this.#destroy(sid, undefined))
+    }
+
+    /**
+     * Closes the idle keep-alive connections of the store's own agent (an
+     * agent passed in options is the caller's to destroy). Calls after close
+     * fail.
+     */
+    close() {
+      this.#closed = true
+      if (this.#ownAgent) this.#agent.destroy()
+    }
+
+    async #destroy(sid, sess) {
+      if (!validSid(sid)) return
+      const res = await this.#call('destroy', 'DELETE', sid, '', undefined, sess)
+      if (res.status === 404 || (res.status >= 200 && res.status < 300)) return
+      throw problemError('destroy', res, this.#secrets(sid))
+    }
+
+    #secrets(sid) {
+      return [sid, this.#token]
+    }
+
+    // Callback style when cb is given (express-session), a Promise otherwise.
+    #run(cb, fn) {
+      const p = this.#closed
+        ? Promise.reject(new SessiondError('sessiond: the store is closed', { code: 'ERR_SESSIOND_CLOSED' }))
+        : (async () => fn())()
+      if (typeof cb !== 'function') return p
+      p.then(
+        (v) => defer(cb, null, v),
+        (err) => defer(cb, err)
+      )
+      return undefined
+    }
+
+    #rid(sess) {
+      let v
+      if (this.#requestId) {
+        try {
+          v = this.#requestId()
+        } catch {
+          v = undefined
+        }
+      }
+      if (v === undefined) v = ridContext.getStore()
+      if (v === undefined && sess && typeof sess === 'object') v = ridFromReq(sess.req)
+      return typeof v === 'string' && RID_RE.test(v) ? v : undefined
+    }
+
+    // One API call with the store's deadline: a 503 is tried once more after
+    // its Retry-After when that still fits in the deadline; a failure on a
+    // reused keep-alive connection before any answer (the server closed it
+    // while idle) is tried once more at once. Every call is idempotent.
+    async #call(op, method, sid, suffix, body, sess) {
+      const deadline = Date.now() + this.#timeoutMs
+      const path = `${this.#basePath}/v1/sessions/${encodeURIComponent(sid)}${suffix}`
+      const headers = {
+        Accept: 'application/json, application/problem+json',
+        'User-Agent': `connect-sessiond/${VERSION} node/${process.versions.node}`,
+      }
+      if (this.#token) headers.Authorization = `Bearer ${this.#token}`
+      const rid = this.#rid(sess)
+      if (rid) headers['X-Request-Id'] = rid
+      if (body !== undefined) {
+        headers['Content-Type'] = 'application/json'
+        headers['Content-Length'] = Buffer.byteLength(body)
+      }
+
+      let retried503 = false
+      let retriedReset = false
+      for (;;) {
+        let res
+        try {
+          res = await this.#once(op, method, path, headers, body, deadline)
+        } catch (err) {
+          if (err.reusedSocket && !retriedReset && Date.now() < deadline) {
+            retriedReset = true
+            continue
+          }
+          throw err.sessiond
+            ? err.sessiond
+            : new SessiondError(`sessiond ${op}: cannot reach sessiond (${err.code || 'network error'})`, {
+                code: err.code || 'ERR_SESSIOND_NETWORK',
+                operation: op,
+                cause: err,
+              })
+        }
+        if (res.status === 503 && !retried503) {
+          const wait = retryAfterMs(res.headers['retry-after'])
+          const ms = wait === undefined ? 1000 : wait
+          if (Date.now() + ms < deadline) {
+            retried503 = true
+            await new Promise((r) => setTimeout(r, ms))
+            continue
+          }
+        }
+        return res
+      }
+    }
+
+    #once(op, method, path, headers, body, deadline) {
+      return new Promise((resolve, reject) => {
+        const remaining = deadline - Date.now()
+        const timeoutErr = () => {
+          const e = new Error('timeout')
+          e.sessiond = new SessiondError(`sessiond ${op}: no answer within ${this.#timeoutMs} ms`, {
+            code: 'ERR_SESSIOND_TIMEOUT',
+            operation: op,
+          })
+          return e
+        }
+        if (remaining <= 0) return reject(timeoutErr())
+        let settled = false
+        const finish = (err, v) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          if (err) reject(err)
+          else resolve(v)
+        }
+        const req = this.#mod.request({
+          protocol: this.#base.protocol,
+          hostname: this.#base.hostname.replace(/^\[|\]$/g, ''),
+          port: this.#base.port || undefined,
+          method,
+          path,
+          headers,
+          agent: this.#agent,
+        })
+        const timer = setTimeout(() => {
+          const e = timeoutErr()
+          finish(e)
+          req.destroy(e)
+        }, remaining)
+        req.on('error', (err) => {
+          if (req.reusedSocket && !req.res && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+            err.reusedSocket = true
+          }
+          finish(err)
+        })
+        req.on('response', (res) => {
+          const chunks = []
+          let size = 0
+          res.on('data', (c) => {
+            size += c.length
+            if (size > MAX_RESPONSE_BYTES) {
+              const e = new Error('too large')
+              e.sessiond = new SessiondError(`sessiond ${op}: answer over ${MAX_RESPONSE_BYTES} bytes`, {
+                code: 'ERR_SESSIOND_RESPONSE',
+                status: res.statusCode,
+                operation: op,
+              })
+              finish(e)
+              req.destroy()
+              return
+            }
+            chunks.push(c)
+          })
+          res.on('error', (err) => finish(err))
+          res.on('close', () => {
+            if (!res.complete) finish(Object.assign(new Error('connection closed mid-answer'), { code: 'ECONNRESET' }))
+          })
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8')
+            let json
+            const ct = String(res.headers['content-type'] || '')
+            if (text && /^application\/(?:problem\+)?json\b/i.test(ct)) {
+              try {
+                json = JSON.parse(text)
+              } catch {
+                json = undefined
+              }
+            }
+            if (res.statusCode === 200 && method === 'GET' && json === undefined) {
+              const e = new Error('unreadable')
+              e.sessiond = new SessiondError(`sessiond ${op}: the answer is not JSON`, {
+                code: 'ERR_SESSIOND_RESPONSE',
+                status: 200,
+                operation: op,
+              })
+              return finish(e)
+            }
+            finish(null, {
+              status: res.statusCode,
+              headers: res.headers,
+              json,
+              requestId: typeof res.headers['x-request-id'] === 'string' ? res.headers['x-request-id'] : undefined,
+            })
+          })
+        })
+        req.end(body)
+      })
+    }
+  }
+
+  Object.defineProperty(SessiondStore, 'name', { value: 'SessiondStore' })
+  classes.set(Base, SessiondStore)
+  return SessiondStore
+}
+
+function validSid(sid) {
+  return typeof sid === 'string' && SID_RE.test(sid)
+}
+
+function checkSid(op, sid) {
+  if (!validSid(sid)) {
+    throw new SessiondError(
+      `sessiond ${op}: the session id is not one sessiond accepts (1 to 256 characters of A-Z a-z 0-9 . _ ~ -); check express-session's genid`,
+      { code: 'ERR_SESSIOND_BAD_ID', operation: op }
+    )
+  }
+}
+
+// The Store base class of the app's express-session: require() from this
+// package (the app's copy when installed beside it, or linked as a peer),
+// else from the working directory; without express-session the store is a
+// plain EventEmitter (usable, but express-session's regenerate/load/
+// createSession helpers are then missing).
+function appStoreBase() {
+  const tries = [() => require('express-session'), () => require(require.resolve('express-session', { paths: [process.cwd()] }))]
+  for (const t of tries) {
+    try {
+      const s = t()
+      if (s && typeof s.Store === 'function') return s.Store
+    } catch (err) {
+      if (err && err.code !== 'MODULE_NOT_FOUND') throw err
+    }
+  }
+  return EventEmitter
+}
+
+/**
+ * connect-dynamodb style: require('connect-sessiond')(session) returns the
+ * store class extending session.Store (session is express-session, or a
+ * connect-style object with .session.Store).
+ */
+function connectSessiond(session) {
+  const Store = session && (session.Store || (session.session && session.session.Store))
+  if (typeof Store !== 'function') {
+    throw new TypeError('connect-sessiond: pass express-session (the module) to the factory')
+  }
+  return storeClass(Store)
+}
+
+let defaultClass
+Object.defineProperty(connectSessiond, 'SessiondStore', {
+  enumerable: true,
+  get() {
+    if (!defaultClass) defaultClass = storeClass(appStoreBase())
+    return defaultClass
+  },
+})
+connectSessiond.SessiondError = SessiondError
+connectSessiond.requestIdMiddleware = requestIdMiddleware
+connectSessiond.ttlSeconds = ttlSeconds
+connectSessiond.default = connectSessiond
+
+module.exports = connectSessiond
