@@ -19,6 +19,9 @@ if [[ ${2:-} == --sanitize ]]; then
 	export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 fi
 export SESSIOND_TEST_DATA=$top/tests/data
+# No test may reach for EC2's metadata address when its credentials chain
+# finds nothing else.
+export AWS_EC2_METADATA_DISABLED=true
 
 state=$(mktemp -d)
 cleanup() {

@@ -30,6 +30,7 @@ struct api {
 	struct ddb_client *ddb;
 	struct http_server *http;
 	struct reaper *reaper;
+	struct creds *creds;
 	/* /readyz: the last DescribeTable outcome, shared by all workers. */
 	pthread_mutex_t ready_lock;
 	int64_t ready_at_ms;
@@ -910,6 +911,13 @@ static void api_readyz(void *ctx, struct http_request *req)
 	char reason[sizeof(api->ready_reason)];
 	bool fresh, ok;
 
+	/* Credentials that expired and could not be refreshed: not ready, and
+	 * no DynamoDB call can tell us more. */
+	if (api->creds && creds_last_refresh_failed(api->creds) && creds_expiration(api->creds) &&
+	    creds_expiration(api->creds) <= api_now()) {
+		api_ready_answer(req, false, "AWS credentials expired and could not be refreshed");
+		return;
+	}
 	pthread_mutex_lock(&api->ready_lock);
 	fresh = api->ready_at_ms && api_mono_ms() - api->ready_at_ms < API_READY_CACHE_MS;
 	ok = api->ready_ok;
@@ -951,6 +959,19 @@ static void api_metrics(void *ctx, struct http_request *req)
 	if (api->http)
 		http_server_write_metrics(api->http, &b);
 	ddb_client_write_metrics(api->ddb, &b);
+	if (api->creds) {
+		char labels[64];
+		metrics_family(&b, "sessiond_credentials_info", "gauge",
+			       "Where the AWS credentials came from.");
+		snprintf(labels, sizeof(labels), "source=\"%s\"", creds_source(api->creds));
+		metrics_sample(&b, "sessiond_credentials_info", labels, 1);
+		api_metric(&b, "sessiond_credentials_expiry_timestamp_seconds", "gauge",
+			   "When the current credentials expire (0: static, never).",
+			   (uint64_t)creds_expiration(api->creds));
+		api_metric(&b, "sessiond_credentials_refresh_failing", "gauge",
+			   "1 while the last refresh of temporary credentials failed.",
+			   creds_last_refresh_failed(api->creds) ? 1 : 0);
+	}
 	api_metric(&b, "sessiond_version_conflicts_total", "counter",
 		   "Conditional writes that lost a race and were retried.",
 		   atomic_load(&api->conflicts));
@@ -1019,6 +1040,11 @@ void api_set_http(struct api *api, struct http_server *http)
 void api_set_reaper(struct api *api, struct reaper *reaper)
 {
 	api->reaper = reaper;
+}
+
+void api_set_creds(struct api *api, struct creds *creds)
+{
+	api->creds = creds;
 }
 
 void api_free(struct api *api)

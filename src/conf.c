@@ -339,7 +339,8 @@ static bool conf_set_defaults(struct conf *c)
 }
 
 /* The environment fills settings the file left unset, as the AWS SDKs do;
- * a value in the file wins. */
+ * a value in the file wins. Credentials are not copied here: the
+ * credential chain (creds.c) reads the environment itself, in its order. */
 static void conf_apply_env(struct conf_parse *p, struct conf *c)
 {
 	static const struct {
@@ -347,10 +348,6 @@ static void conf_apply_env(struct conf_parse *p, struct conf *c)
 		const char *env[2];
 	} map[] = {
 		{ "dynamodb.region", { "AWS_REGION", "AWS_DEFAULT_REGION" } },
-		{ "credentials.access_key_id", { "AWS_ACCESS_KEY_ID", NULL } },
-		{ "credentials.secret_access_key", { "AWS_SECRET_ACCESS_KEY", NULL } },
-		{ "credentials.session_token", { "AWS_SESSION_TOKEN", NULL } },
-		{ "credentials.profile", { "AWS_PROFILE", NULL } },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {

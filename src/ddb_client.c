@@ -59,6 +59,7 @@ struct ddb_call {
 	unsigned retry_cost;  /* quota tokens the pending retry took */
 	bool skew_retried;    /* the one re-signed retry after a clock skew */
 	bool skew_pending;    /* ... is due now */
+	bool token_refreshed; /* the one retry after ExpiredTokenException */
 	bool timed_out;       /* the last attempt ended in a timeout */
 	char date[64];        /* the Date header of the current attempt */
 	CURL *easy;           /* while an attempt is in flight */
@@ -86,6 +87,7 @@ struct ddb_client {
 	char *access_key_id;
 	char *secret_access_key; /* wiped on free */
 	char *session_token;     /* wiped on free */
+	struct creds *creds;     /* borrowed; when set, the keys above are unused */
 	char *proxy;
 	char *ca_file;
 	unsigned max_connections;
@@ -411,6 +413,7 @@ static enum error_code ddb_sign(struct ddb_client *client, struct ddb_call *call
 	const char *target = ddb_op_target(call->op);
 	char amz_date[SIGV4_AMZ_DATE_LEN + 1];
 	struct sigv4_header signed_headers[5];
+	struct creds_value current;
 	struct sigv4_credentials creds = {
 		.access_key_id = client->access_key_id,
 		.secret_access_key = client->secret_access_key,
@@ -435,14 +438,24 @@ static enum error_code ddb_sign(struct ddb_client *client, struct ddb_call *call
 	size_t n = 0;
 
 	buf_init(&authz, 0);
+	memset(&current, 0, sizeof(current));
+	if (client->creds) {
+		/* A copy of the current ones; blocks only if they expired. */
+		rc = creds_get(client->creds, &current);
+		if (rc != ERROR_OK)
+			goto out;
+		creds.access_key_id = current.access_key_id;
+		creds.secret_access_key = current.secret_access_key;
+		creds.session_token = current.session_token[0] ? current.session_token : NULL;
+	}
 	sigv4_amz_date(params.now, amz_date);
 	signed_headers[n++] = (struct sigv4_header){ "Host", client->host };
 	signed_headers[n++] = (struct sigv4_header){ "Content-Type", DDB_CONTENT_TYPE };
 	signed_headers[n++] = (struct sigv4_header){ "X-Amz-Date", amz_date };
 	signed_headers[n++] = (struct sigv4_header){ "X-Amz-Target", target };
-	if (client->session_token)
+	if (creds.session_token && *creds.session_token)
 		signed_headers[n++] = (struct sigv4_header){ "X-Amz-Security-Token",
-							     client->session_token };
+							     creds.session_token };
 	req.n_headers = n;
 	rc = sigv4_signer_sign(client->signer, &creds, &req, &params, &authz);
 	if (rc != ERROR_OK)
@@ -465,6 +478,7 @@ static enum error_code ddb_sign(struct ddb_client *client, struct ddb_call *call
 out:
 	ddb_headers_free(list);
 	buf_free_secret(&authz);
+	creds_value_wipe(&current);
 	return rc;
 }
 
@@ -498,6 +512,12 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 		return;
 	}
 	rc = ddb_sign(client, call);
+	if (rc == ERROR_UNAVAILABLE) {
+		ddb_error_set(&call->result.err, DDB_ERR_RETRYABLE, 0, "NoCredentials",
+			      "the credentials expired and could not be refreshed");
+		ddb_call_complete(client, call, ERROR_UNAVAILABLE);
+		return;
+	}
 	if (rc != ERROR_OK)
 		goto fail;
 	call->easy = ddb_easy_get(client);
@@ -697,6 +717,16 @@ static enum error_code ddb_attempt_judge(struct ddb_client *client, struct ddb_c
 		/* A 5xx may come after DynamoDB applied the request. */
 		if (status >= 500)
 			call->result.maybe_applied = true;
+		/* Temporary credentials expired under us: refresh, retry once. */
+		if (err->cls == DDB_ERR_FATAL && client->creds && !call->token_refreshed &&
+		    (strcmp(err->type, "ExpiredTokenException") == 0 ||
+		     strcmp(err->type, "ExpiredToken") == 0)) {
+			call->token_refreshed = true;
+			if (creds_refresh_now(client->creds) == ERROR_OK) {
+				call->skew_pending = true; /* the same free, immediate retry */
+				err->cls = DDB_ERR_RETRYABLE;
+			}
+		}
 		if (err->cls == DDB_ERR_FATAL && !call->skew_retried && ddb_learn_skew(client, call)) {
 			call->skew_retried = true;
 			call->skew_pending = true;
@@ -946,9 +976,12 @@ static enum error_code ddb_client_configure(struct ddb_client *client,
 	bool nomem = false;
 	struct buf url;
 
-	if (!ddb_region_valid(cfg->region) || !cfg->access_key_id || !*cfg->access_key_id ||
-	    !cfg->secret_access_key || !*cfg->secret_access_key)
+	if (!ddb_region_valid(cfg->region))
 		return ERROR_INVALID;
+	if (!cfg->creds && (!cfg->access_key_id || !*cfg->access_key_id ||
+			    !cfg->secret_access_key || !*cfg->secret_access_key))
+		return ERROR_INVALID;
+	client->creds = cfg->creds;
 	client->region = ddb_strdup_opt(cfg->region, &nomem);
 	client->access_key_id = ddb_strdup_opt(cfg->access_key_id, &nomem);
 	client->secret_access_key = ddb_strdup_opt(cfg->secret_access_key, &nomem);

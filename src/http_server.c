@@ -481,13 +481,16 @@ static bool http_target_whole(const struct http_request *req, const char *versio
 enum http_match { HTTP_MATCH_NONE, HTTP_MATCH_PATH, HTTP_MATCH_BAD_ID };
 
 /* Matches the raw path against pattern (at most one "{id}" segment); on a
- * match, decodes that segment into id. */
+ * match, decodes that segment into id ("" for a pattern without one). */
 static enum http_match http_match(const char *pattern, const char *path, size_t path_len,
 				  char *id)
 {
 	const char *hole = strstr(pattern, "{id}"), *end = path + path_len, *seg_end, *rest;
 	size_t head, rest_len;
 
+	/* Without this, a route without {id} handed the handler whatever the
+	 * caller's stack held as http_request_id(). */
+	id[0] = '\0';
 	if (!hole)
 		return strlen(pattern) == path_len && memcmp(pattern, path, path_len) == 0
 			       ? HTTP_MATCH_PATH
@@ -824,6 +827,11 @@ static void http_on_connection(void *cls, struct MHD_Connection *conn, void **so
 	else
 		atomic_fetch_sub(&srv->connections, 1);
 }
+
+/* The attribute tells clang that fmt is a format (its -Wformat-nonliteral
+ * has no exception for va_list functions, unlike gcc's). */
+static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
 {

@@ -14,6 +14,7 @@
 #include "sessiond/api.h"
 #include "sessiond/buf.h"
 #include "sessiond/conf.h"
+#include "sessiond/creds.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
@@ -99,14 +100,35 @@ static void reload(const char *path, struct http_server *http)
 	conf_free(&fresh);
 }
 
-static struct ddb_client *start_ddb(const struct conf *conf)
+/* The AWS default credential chain, starting from the settings file. */
+static struct creds *start_creds(const struct conf *conf)
+{
+	struct creds_config cc = {
+		.access_key_id = conf->credentials.access_key_id,
+		.secret_access_key = conf->credentials.secret_access_key,
+		.session_token = conf->credentials.session_token,
+		.profile = conf->credentials.profile,
+		.region = conf->dynamodb.region,
+		.ca_file = conf->dynamodb.ca_file,
+		.proxy = conf->dynamodb.proxy,
+		.timeout_ms = 1000,
+	};
+	char why[1024];
+	struct creds *c = creds_new(&cc, why, sizeof(why));
+
+	if (!c)
+		fprintf(stderr, "sessiond: %s\n", why);
+	else
+		log_info("credentials: from %s", creds_source(c));
+	return c;
+}
+
+static struct ddb_client *start_ddb(const struct conf *conf, struct creds *creds)
 {
 	struct ddb_client_config cfg = {
 		.region = conf->dynamodb.region,
 		.endpoint = conf->dynamodb.endpoint,
-		.access_key_id = conf->credentials.access_key_id,
-		.secret_access_key = conf->credentials.secret_access_key,
-		.session_token = conf->credentials.session_token,
+		.creds = creds,
 		.proxy = conf->dynamodb.proxy,
 		.ca_file = conf->dynamodb.ca_file,
 		.max_connections = (unsigned)conf->dynamodb.max_connections,
@@ -117,13 +139,6 @@ static struct ddb_client *start_ddb(const struct conf *conf)
 	struct ddb_client *ddb;
 	enum error_code rc;
 
-	if (!*conf->credentials.access_key_id) {
-		fputs("sessiond: no AWS credentials found: set credentials.access_key_id and "
-		      "credentials.secret_access_key, or AWS_ACCESS_KEY_ID and "
-		      "AWS_SECRET_ACCESS_KEY\n",
-		      stderr);
-		return NULL;
-	}
 	ddb = ddb_client_new(&cfg, &rc);
 	if (!ddb)
 		fprintf(stderr, "sessiond: cannot start the DynamoDB client: %s\n", error_str(rc));
@@ -189,6 +204,7 @@ static int wait_for_signal(const sigset_t *set, struct http_server *http,
 static int serve(const char *path, const struct conf *conf)
 {
 	struct reaper *reaper = NULL;
+	struct creds *creds = NULL;
 	struct ddb_client *ddb = NULL;
 	struct http_server *http = NULL;
 	struct api *api = NULL;
@@ -205,7 +221,7 @@ static int serve(const char *path, const struct conf *conf)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!(ddb = start_ddb(conf)))
+	if (!(creds = start_creds(conf)) || !(ddb = start_ddb(conf, creds)))
 		goto out;
 	if (table_ensure(ddb, conf, why, sizeof(why)) != ERROR_OK) {
 		fprintf(stderr, "sessiond: %s\n", why);
@@ -216,6 +232,7 @@ static int serve(const char *path, const struct conf *conf)
 	if (!(api = api_new(conf, ddb)))
 		goto out;
 	api_set_reaper(api, reaper);
+	api_set_creds(api, creds);
 	struct http_server_config hc = {
 		.address = conf->listen.address,
 		.port = (unsigned)conf->listen.port,
@@ -258,6 +275,7 @@ out:
 	http_server_free(http);
 	reaper_free(reaper);
 	api_free(api);
+	creds_free(creds);
 	if (status == EXIT_SUCCESS)
 		log_info("stopped");
 	return status;

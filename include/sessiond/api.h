@@ -5,6 +5,7 @@
 #define SESSIOND_API_H
 
 #include "sessiond/conf.h"
+#include "sessiond/creds.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/http_server.h"
 #include "sessiond/reaper.h"
@@ -20,6 +21,8 @@ void api_free(struct api *api);
  * start; reaper may be NULL when disabled). */
 void api_set_http(struct api *api, struct http_server *http);
 void api_set_reaper(struct api *api, struct reaper *reaper);
+/* Lets /readyz and /metrics report on the credentials (borrowed). */
+void api_set_creds(struct api *api, struct creds *creds);
 
 /* The routing table for http_server_config.routes (static). */
 const struct http_route *api_routes(void);

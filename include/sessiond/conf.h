@@ -75,8 +75,7 @@ struct conf {
 
 /* Fills out with the defaults, then the settings of the file at path, then
  * what the environment supplies for settings the file left unset
- * (AWS_REGION / AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- * AWS_SESSION_TOKEN, AWS_PROFILE). path NULL: defaults and environment only.
+ * (AWS_REGION / AWS_DEFAULT_REGION; credentials come from creds.c's chain). path NULL: defaults and environment only.
  * Every problem found is appended to errors as one "FILE:LINE: message"
  * line; then ERROR_INVALID is returned and out is freed. */
 enum error_code conf_load(const char *path, struct conf *out, struct buf *errors);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "sessiond/buf.h"
+#include "sessiond/creds.h"
 #include "sessiond/ddb_codec.h"
 #include "sessiond/error.h"
 
@@ -18,7 +19,9 @@
 struct ddb_client_config {
 	const char *region;            /* required, e.g. "us-east-1" */
 	const char *endpoint;          /* "" = https://dynamodb.<region>.amazonaws.com */
-	const char *access_key_id;     /* static credentials (required for now) */
+	struct creds *creds;           /* the credential chain (borrowed; must outlive
+	                                  the client); NULL: the static keys below */
+	const char *access_key_id;     /* static credentials, when creds is NULL */
 	const char *secret_access_key;
 	const char *session_token;
 	const char *proxy;             /* "" = libcurl's HTTPS_PROXY/NO_PROXY handling */

@@ -48,6 +48,15 @@ describe('start-up errors exit 1 with one clear line', () => {
     assert.equal(await ddb.tableExists(table), false, 'the daemon did not create it')
   })
 
+  it('no AWS credentials anywhere: one line naming every provider tried', T, async () => {
+    const home = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sessiond-nocreds-'))
+    const env = { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'none'), AWS_CONFIG_FILE: path.join(home, 'none') }
+    const r = await runDaemon([], settingsText({ credentials: { access_key_id: null, secret_access_key: null } }), { env })
+    fs.rmSync(home, { recursive: true, force: true })
+    assertStartupError(r, /no AWS credentials found: settings: .*environment: .*profile: .*web-identity: .*container: .*imds: /)
+  })
+
   it('an unknown top-level setting: FILE:LINE: unknown setting "x"', T, async () => {
     const text = settingsText() + 'x = 1;\n'
     const line = lineOf(text, 'x = 1;')
