@@ -40,7 +40,10 @@
 
 #define HTTP_MAX_RESPONSE_HEADERS 8
 #define HTTP_RID_MAX 128
-#define HTTP_CONNECTION_MEMORY (64 * 1024)
+/* Per-connection pool for the request line, headers and MHD's buffers.
+ * MHD 0.9.75 zeroes the whole pool on every keep-alive request and keeps it
+ * resident, so it is sized for real headers (about 8 KiB at most), not more. */
+#define HTTP_CONNECTION_MEMORY (16 * 1024)
 #define HTTP_LINGER_MAX (1024 * 1024) /* bytes drained after an early 413 */
 
 struct http_header {
