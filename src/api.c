@@ -69,6 +69,8 @@ struct api_op {
 	int64_t if_match;
 	int64_t old_version;    /* the version a conditional write expects */
 	enum api_step verified_step; /* STEP_VERIFY: the write being checked */
+	bool no_replay;         /* the next write must not be resent blindly */
+	int64_t blind_rounds;   /* replace writes that failed unseen and were re-checked */
 };
 
 static int64_t api_mono_ms(void)
@@ -369,6 +371,7 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		.n_names = n,
 		.values = &values,
 		.return_values = DDB_RETURN_ALL_NEW,
+		.no_replay = op->no_replay,
 	};
 	api_send(op, &r, 0);
 out:
@@ -445,6 +448,7 @@ static void api_retry(struct api_op *op, enum api_step step)
 		api_send_get(op, true, delay);
 	} else {
 		op->step = STEP_PUT_REPLACE;
+		op->no_replay = true;
 		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
 	}
 }
@@ -492,7 +496,12 @@ static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
  * write that succeeded. */
 static bool api_verify_if_maybe_applied(struct api_op *op, const struct ddb_result *res)
 {
-	if (res->rc != ERROR_CONDITION || !res->maybe_applied)
+	/* Only writes whose own success makes their condition fail on a
+	 * replay; for a replace or a touch, a failed condition means absent. */
+	bool self_defeating = op->step == STEP_CREATE || op->step == STEP_PUT_CREATE ||
+			      op->step == STEP_PUT_IF || op->step == STEP_PATCH_WRITE;
+
+	if (res->rc != ERROR_CONDITION || !res->maybe_applied || !self_defeating)
 		return false;
 	op->verified_step = op->step;
 	op->step = STEP_VERIFY;
@@ -500,12 +509,14 @@ static bool api_verify_if_maybe_applied(struct api_op *op, const struct ddb_resu
 	return true;
 }
 
-/* Whether item is exactly what op wrote: same version, same data. */
-static bool api_item_is_ours(const struct api_op *op, const struct ddb_item *item)
+/* Whether item is what op wrote: same data and expiry, and with
+ * check_version the same version. */
+static bool api_item_matches(const struct api_op *op, const struct ddb_item *item,
+			     bool check_version)
 {
 	const struct conf *c = op->api->conf;
 	struct ddb_item want = { 0 };
-	const struct ddb_attr *a, *b, *va;
+	const struct ddb_attr *a, *b, *va, *ea, *eb;
 	bool ours = false;
 	int64_t v;
 
@@ -514,10 +525,13 @@ static bool api_item_is_ours(const struct api_op *op, const struct ddb_item *ite
 		goto out;
 	a = ddb_item_get(&want, "sess");
 	b = ddb_item_get(item, "sess");
+	ea = ddb_item_get(&want, "expires");
+	eb = ddb_item_get(item, "expires");
 	va = ddb_item_get(item, "version");
-	ours = a && b && va && a->value_len == b->value_len &&
-	       memcmp(a->value, b->value, a->value_len) == 0 &&
-	       ddb_number_to_i64(va->value, false, &v) == ERROR_OK && v == op->sess.version;
+	ours = a && b && ea && eb && va && a->value_len == b->value_len &&
+	       memcmp(a->value, b->value, a->value_len) == 0 && strcmp(ea->value, eb->value) == 0 &&
+	       (!check_version ||
+		(ddb_number_to_i64(va->value, false, &v) == ERROR_OK && v == op->sess.version));
 out:
 	ddb_item_clear(&want);
 	return ours;
@@ -525,9 +539,23 @@ out:
 
 static void api_on_verify(struct api_op *op, struct ddb_result *res)
 {
-	bool ours = res->resp.has_item && api_item_is_ours(op, &res->resp.item);
+	bool ours = res->resp.has_item &&
+		    api_item_matches(op, &res->resp.item, op->verified_step != STEP_PUT_REPLACE);
 
 	switch (op->verified_step) {
+	case STEP_PUT_REPLACE:
+		/* The replace that lost its reply: applied once (answer what is
+		 * stored), or not at all (try again). */
+		if (ours && api_take_item(op, res)) {
+			api_done_session(op, 200);
+		} else if (++op->blind_rounds < op->api->conf->dynamodb.max_attempts) {
+			op->step = STEP_PUT_REPLACE;
+			api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
+		} else {
+			http_add_header(op->req, "Retry-After", "1");
+			api_finish(op, 503, "DynamoDB is unavailable");
+		}
+		return;
 	case STEP_CREATE:
 	case STEP_PUT_CREATE:
 		if (ours)
@@ -564,6 +592,13 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 	bool cond = res->rc == ERROR_CONDITION;
 
 	http_request_add_attempts(op->req, res->attempts);
+	if (op->step == STEP_PUT_REPLACE && res->maybe_applied &&
+	    (res->rc == ERROR_UNAVAILABLE || res->rc == ERROR_IO)) {
+		op->verified_step = STEP_PUT_REPLACE;
+		op->step = STEP_VERIFY;
+		api_send_get(op, true, 0);
+		return;
+	}
 	if (res->rc != ERROR_OK && !cond) {
 		api_fail(op, res);
 		return;
@@ -604,6 +639,7 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 		}
 		/* Absent or expired: create it, unless someone beats us to it. */
 		op->step = STEP_PUT_CREATE;
+		op->no_replay = false;
 		op->sess.version = 1;
 		api_send_put(op, "attribute_not_exists(#k) OR #e <= :now");
 		return;
@@ -784,6 +820,8 @@ static void api_put(void *ctx, struct http_request *req)
 		op->step = STEP_PUT_IF;
 		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
 	} else {
+		/* version + 1 is not idempotent: no blind resend. */
+		op->no_replay = true;
 		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
 	}
 }

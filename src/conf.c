@@ -73,6 +73,9 @@ static const struct conf_entry conf_table[] = {
 
 #define CONF_N (sizeof(conf_table) / sizeof(conf_table[0]))
 
+/* A settings file is a few kilobytes; this only bounds a mistaken path. */
+#define CONF_FILE_MAX (1 << 20)
+
 /* Parsing state: where errors go, and which settings the file set. */
 struct conf_parse {
 	const char *file;
@@ -454,36 +457,71 @@ static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *
 	}
 }
 
+/* Reads the whole settings file into text and checks what libconfig 1.5
+ * cannot survive: its scanner ends the process (exit 2, "input in flex
+ * scanner failed") when a read fails, as it does for a directory given as
+ * the file or named by @include, and it would read /dev/zero forever. On
+ * SIGHUP that would kill a serving daemon, so the file is read here, with a
+ * cap, and @include is refused: sessiond's settings are one file. */
+static bool conf_read_text(struct conf_parse *p, const char *path, struct buf *text)
+{
+	char chunk[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	int line = 1;
+
+	if (!f) {
+		conf_error(p, 0, "cannot open: %s", strerror(errno));
+		return false;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_append(text, chunk, n) != ERROR_OK) {
+			conf_error(p, 0, "larger than %d bytes", CONF_FILE_MAX);
+			break;
+		}
+	}
+	if (!p->failed && ferror(f))
+		conf_error(p, 0, "cannot read: %s", strerror(errno));
+	fclose(f);
+	for (size_t i = 0; !p->failed && i < text->len; i++) {
+		const char *s = text->data + i;
+		if (*s == '\0')
+			conf_error(p, line, "a NUL byte in the file");
+		else if ((i == 0 || s[-1] == '\n') &&
+			 strncmp(s + strspn(s, " \t"), "@include", 8) == 0)
+			conf_error(p, line, "@include is not supported: the settings are one file");
+		line += *s == '\n';
+	}
+	return !p->failed;
+}
+
 enum error_code conf_load(const char *path, struct conf *out, struct buf *errors)
 {
 	struct conf_parse p = { .file = path, .errors = errors };
+	struct buf text;
 	config_t cfg;
 	bool have_cfg = false;
-	FILE *f;
 
+	buf_init(&text, CONF_FILE_MAX);
 	if (!conf_set_defaults(out)) {
 		conf_free(out);
 		return ERROR_NOMEM;
 	}
 	if (path) {
-		f = fopen(path, "r");
-		if (!f) {
-			conf_error(&p, 0, "cannot open: %s", strerror(errno));
+		if (!conf_read_text(&p, path, &text))
 			goto out;
-		}
 		config_init(&cfg);
 		have_cfg = true;
-		if (config_read(&cfg, f) != CONFIG_TRUE) {
+		if (config_read_string(&cfg, text.data ? text.data : "") != CONFIG_TRUE) {
 			conf_error(&p, config_error_line(&cfg), "%s", config_error_text(&cfg));
-			fclose(f);
 			goto out;
 		}
-		fclose(f);
 		conf_walk(&p, out, config_root_setting(&cfg));
 	}
 	conf_apply_env(&p, out);
 	conf_validate(&p, out, have_cfg ? &cfg : NULL);
 out:
+	buf_free_secret(&text); /* it may hold credentials */
 	if (have_cfg)
 		config_destroy(&cfg);
 	if (p.failed) {
@@ -556,6 +594,10 @@ enum error_code conf_read_token_file(const char *path, char ***tokens, size_t *n
 		list = grown;
 		count++;
 	}
+	/* A failed read is not an empty file: a directory given as the token
+	 * file would otherwise read as no tokens, and no tokens is no auth. */
+	if (!p.failed && ferror(f))
+		conf_error(&p, lineno, "cannot read token file: %s", strerror(errno));
 	OPENSSL_cleanse(line, sizeof(line));
 	fclose(f);
 	if (p.failed) {

@@ -48,6 +48,7 @@
 /* One submitted request, from ddb_client_submit to its callback. */
 struct ddb_call {
 	struct ddb_call *next; /* in exactly one queue at a time */
+	struct ddb_client *client;
 	enum ddb_op op;
 	char *body; /* owned, the encoded JSON */
 	size_t body_len;
@@ -60,6 +61,9 @@ struct ddb_call {
 	bool skew_retried;    /* the one re-signed retry after a clock skew */
 	bool skew_pending;    /* ... is due now */
 	bool token_refreshed; /* the one retry after ExpiredTokenException */
+	bool earlier_maybe_applied; /* an attempt before this one may have been applied */
+	unsigned sends;       /* requests curl sent in this attempt (it may resend) */
+	bool no_replay;       /* see ddb_request.no_replay */
 	bool timed_out;       /* the last attempt ended in a timeout */
 	char date[64];        /* the Date header of the current attempt */
 	CURL *easy;           /* while an attempt is in flight */
@@ -319,6 +323,31 @@ static size_t ddb_on_header(char *data, size_t size, size_t nmemb, void *userp)
 	return len;
 }
 
+/* Called by curl right before it sends the request. libcurl 7.88 silently
+ * resends a request (up to five times) when a reused connection dies before
+ * the answer: each resend is counted as an attempt against max_attempts,
+ * and a resent write counts as possibly applied. */
+static int ddb_on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip,
+			 int conn_primary_port, int conn_local_port)
+{
+	struct ddb_call *call = userp;
+	struct ddb_client *client = call->client;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	if (call->sends++ == 0)
+		return CURL_PREREQFUNC_OK;
+	call->result.maybe_applied = true;
+	if (call->no_replay || call->result.attempts >= client->max_attempts)
+		return CURL_PREREQFUNC_ABORT;
+	call->result.attempts++;
+	ddb_counter_add(&client->attempts, 1);
+	ddb_counter_add(&client->retries, 1);
+	return CURL_PREREQFUNC_OK;
+}
+
 /* Adds the operator's CA bundle to the default trust store instead of
  * replacing it (CURLOPT_CAINFO would replace it). */
 static CURLcode ddb_on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userp)
@@ -504,6 +533,8 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 	call->too_large = false;
 	call->have_crc = false;
 	call->timed_out = false;
+	call->earlier_maybe_applied = call->result.maybe_applied;
+	call->sends = 0;
 	call->curl_error[0] = '\0';
 	if (call->deadline_ms && ddb_now_ms() >= call->deadline_ms) {
 		ddb_error_set(&call->result.err, DDB_ERR_RETRYABLE, 0, "DeadlineExceeded",
@@ -533,6 +564,8 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 	curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, call->curl_error);
 	curl_easy_setopt(call->easy, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(call->easy, CURLOPT_PREREQFUNCTION, ddb_on_prereq);
+	curl_easy_setopt(call->easy, CURLOPT_PREREQDATA, call);
 	if (curl_multi_add_handle(client->multi, call->easy) != CURLM_OK) {
 		ddb_easy_put(client, call->easy);
 		call->easy = NULL;
@@ -580,6 +613,7 @@ static bool ddb_transport_retryable(CURLcode res)
 	case CURLE_HTTP2_STREAM:
 	case CURLE_HTTP3:
 	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_ABORTED_BY_CALLBACK: /* ddb_on_prereq: curl's own resends ran out */
 		return true;
 	default:
 		return false;
@@ -734,7 +768,10 @@ static enum error_code ddb_attempt_judge(struct ddb_client *client, struct ddb_c
 		}
 		return err->cls == DDB_ERR_CONDITION ? ERROR_CONDITION : ERROR_UPSTREAM;
 	}
-	/* A body damaged on the way is retried, never trusted. */
+	/* A 2xx means DynamoDB applied the request, even when the body is
+	 * damaged on the way (retried, never trusted): a replay may then fail
+	 * its condition on our own write. */
+	call->result.maybe_applied = true;
 	if (call->have_crc &&
 	    (uint32_t)crc32(0L, (const Bytef *)call->response.data, (uInt)call->response.len) !=
 		    call->crc) {
@@ -749,6 +786,9 @@ static enum error_code ddb_attempt_judge(struct ddb_client *client, struct ddb_c
 			      "2xx response body does not parse");
 		return ERROR_PARSE;
 	}
+	/* This attempt succeeded: only earlier ones may have been applied
+	 * unseen. */
+	call->result.maybe_applied = call->earlier_maybe_applied;
 	ddb_error_set(err, DDB_ERR_NONE, status, "", "");
 	return ERROR_OK;
 }
@@ -766,6 +806,10 @@ static void ddb_attempt_done(struct ddb_client *client, struct ddb_call *call, C
 		ddb_quota_on_success(client, call);
 	if (rc == ERROR_OK || call->result.err.cls != DDB_ERR_RETRYABLE) {
 		ddb_call_complete(client, call, rc);
+		return;
+	}
+	if (call->no_replay && call->result.maybe_applied) {
+		ddb_call_complete(client, call, ERROR_UNAVAILABLE);
 		return;
 	}
 	if (call->skew_pending) {
@@ -1109,6 +1153,8 @@ enum error_code ddb_client_submit_delayed(struct ddb_client *client,
 	if (!call)
 		goto out;
 	call->op = req->op;
+	call->client = client;
+	call->no_replay = req->no_replay;
 	call->body_len = body.len;
 	call->body = buf_steal(&body);
 	if (!call->body)

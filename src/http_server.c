@@ -56,6 +56,7 @@ struct http_request {
 	struct MHD_Connection *conn;
 	char *raw_uri; /* as received, percent-encoded */
 	uintptr_t raw_at; /* where MHD's buffer held it: see http_target_whole */
+	size_t raw_len;   /* its length as received */
 	const struct http_route *route;
 	enum http_method method;
 	char id[SESSION_ID_MAX + 1];
@@ -146,6 +147,7 @@ static const char *http_reason(unsigned status)
 	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
+	case 501: return "Not Implemented";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
@@ -389,7 +391,46 @@ struct http_header_census {
 	int transfer_encoding;
 	int authorization;
 	int request_id;
+	int host;
+	int malformed; /* names that are not RFC 9110 tokens, or garbled framing */
 };
+
+/* RFC 9110 tchar. */
+static bool http_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool http_is_token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!http_tchar((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* libmicrohttpd 0.9.75 keeps whitespace before the colon in the name
+ * ("Content-Length ") and turns an obs-fold after a framing header into
+ * one garbled name ("Content-Length:\r\n 115" becomes "Content-Length115"
+ * with an empty value). Either would let a body pass as the next request,
+ * so a name that is not a token, or that extends a framing header's name,
+ * makes the request malformed. */
+static bool http_name_garbled(const char *key)
+{
+	static const char *const framing[] = { "content-length", "transfer-encoding", "host" };
+
+	if (!http_is_token(key))
+		return true;
+	for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++) {
+		size_t n = strlen(framing[i]);
+		if (strlen(key) > n && strncasecmp(key, framing[i], n) == 0)
+			return true;
+	}
+	return false;
+}
 
 static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 					 const char *value)
@@ -398,7 +439,11 @@ static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, con
 
 	(void)kind;
 	(void)value;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+	if (http_name_garbled(key))
+		c->malformed++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		c->host++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
 		c->content_length++;
 	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
 		c->transfer_encoding++;
@@ -476,7 +521,7 @@ static bool http_target_whole(const struct http_request *req, const char *versio
 
 	if (!version || v <= u || v - u > HTTP_CONNECTION_MEMORY)
 		return true;
-	return v - u - 1 <= strlen(req->raw_uri);
+	return v - u - 1 <= req->raw_len;
 }
 
 /* ---- routing ------------------------------------------------------------- */
@@ -635,6 +680,25 @@ static bool http_body_acceptable(struct http_request *req, bool chunked)
 	return true;
 }
 
+/* Whether a Transfer-Encoding list names chunked exactly once, last. */
+static bool http_te_chunked_last_once(const char *te)
+{
+	int chunked = 0;
+	bool last = false;
+
+	while (*te) {
+		size_t n;
+		te += strspn(te, " \t,");
+		n = strcspn(te, ",");
+		while (n && (te[n - 1] == ' ' || te[n - 1] == '\t'))
+			n--;
+		last = n == 7 && strncasecmp(te, "chunked", 7) == 0;
+		chunked += last;
+		te += strcspn(te, ",");
+	}
+	return last && chunked == 1;
+}
+
 static bool http_has_body(struct http_request *req)
 {
 	const char *cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -658,7 +722,18 @@ static bool http_first_look(struct http_request *req, const char *method,
 	else
 		http_rid_new(req->rid);
 	req->method = http_method_parse(method);
+	if (!http_is_token(method)) {
+		req->close = true;
+		http_respond_problem(req, 400, "malformed request method");
+		return false;
+	}
 	/* Request smuggling shapes: the framing must be unambiguous. */
+	if (census.malformed || census.host > 1) {
+		req->close = true;
+		http_respond_problem(req, 400, census.host > 1 ? "more than one Host header"
+							     : "malformed header field name");
+		return false;
+	}
 	if (census.content_length > 1 || (census.content_length && census.transfer_encoding) ||
 	    census.transfer_encoding > 1) {
 		req->close = true;
@@ -667,8 +742,13 @@ static bool http_first_look(struct http_request *req, const char *method,
 	}
 	te = http_request_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	if (te && strcasecmp(te, "chunked") != 0) {
+		/* RFC 9112 6.1: chunked once and last, after codings we do not
+		 * implement, is 501; any other list cannot be framed: 400. */
+		bool other = http_te_chunked_last_once(te);
 		req->close = true;
-		http_respond_problem(req, 400, "unsupported Transfer-Encoding");
+		http_respond_problem(req, other ? 501 : 400,
+				     other ? "transfer codings other than chunked are not implemented"
+					   : "unsupported Transfer-Encoding");
 		return false;
 	}
 	if (!http_target_clean(req->raw_uri) || !http_target_whole(req, version)) {
@@ -684,6 +764,32 @@ static bool http_first_look(struct http_request *req, const char *method,
 
 /* ---- MHD callbacks -------------------------------------------------------- */
 
+/* RFC 9112 3.2.2: a server must accept the absolute form
+ * ("http://host/v1/..."); routing uses its path (in place). */
+static void http_strip_absolute_form(char *uri)
+{
+	char *p, *path;
+
+	if (!uri)
+		return;
+	if (strncasecmp(uri, "http://", 7) == 0)
+		p = uri + 7;
+	else if (strncasecmp(uri, "https://", 8) == 0)
+		p = uri + 8;
+	else
+		return;
+	path = p + strcspn(p, "/?");
+	if (*path == '/') {
+		memmove(uri, path, strlen(path) + 1);
+	} else if (*path == '?') {
+		memmove(uri + 1, path, strlen(path) + 1);
+		uri[0] = '/';
+	} else {
+		uri[0] = '/';
+		uri[1] = '\0';
+	}
+}
+
 static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct http_server *srv = cls;
@@ -695,6 +801,8 @@ static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn
 	req->srv = srv;
 	req->raw_uri = strdup(uri ? uri : "");
 	req->raw_at = (uintptr_t)uri;
+	req->raw_len = req->raw_uri ? strlen(req->raw_uri) : 0;
+	http_strip_absolute_form(req->raw_uri);
 	buf_init(&req->body, srv->max_body);
 	clock_gettime(CLOCK_MONOTONIC, &req->start);
 	atomic_fetch_add(&srv->requests, 1);

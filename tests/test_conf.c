@@ -246,6 +246,53 @@ START_TEST(token_files)
 }
 END_TEST
 
+/* Regression (fuzzing, issue 8): libconfig 1.5 ends the process when its
+ * read fails, so these must be refused before it reads: a directory as the
+ * file or through @include, and a file without end. */
+START_TEST(unreadable_files_are_errors_not_exits)
+{
+	struct buf errors;
+	struct conf c;
+	const char *e;
+
+	clear_env();
+	buf_init(&errors, 0);
+	ck_assert_int_eq(conf_load("/tmp", &c, &errors), ERROR_INVALID);
+	ck_assert_ptr_nonnull(strstr(errors.data, "/tmp:0: cannot read: Is a directory"));
+	buf_reset(&errors);
+	ck_assert_int_eq(conf_load("/dev/zero", &c, &errors), ERROR_INVALID);
+	ck_assert_ptr_nonnull(strstr(errors.data, "/dev/zero:0: larger than"));
+	buf_free(&errors);
+	e = load("log = { level = \"info\"; };\n  @include \"/\"\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, ":2: @include is not supported"));
+	e = load("@include \"/etc/sessiond/other.conf\"\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, ":1: @include is not supported"));
+	ck_assert_ptr_null(load("listen = { port = 1; };\n# @include is fine in a comment\n", &c));
+	ck_assert_int_eq(c.listen.port, 1);
+	conf_free(&c);
+}
+END_TEST
+
+/* Regression (issue 8): a token file that cannot be read is not an empty
+ * one, which would turn auth off. */
+START_TEST(unreadable_token_file_is_an_error)
+{
+	struct buf errors;
+	char **tokens = NULL;
+	size_t n = 0;
+	struct conf c;
+	const char *e;
+
+	clear_env();
+	buf_init(&errors, 0);
+	ck_assert_int_eq(conf_read_token_file("/tmp", &tokens, &n, &errors), ERROR_INVALID);
+	ck_assert_ptr_nonnull(strstr(errors.data, "/tmp:0: cannot read token file: Is a directory"));
+	buf_free(&errors);
+	e = load("auth = { token_file = \"/tmp\"; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, "cannot read token file"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -260,6 +307,8 @@ int main(void)
 	tcase_add_test(tc, cross_setting_rules);
 	tcase_add_test(tc, environment_fills_what_the_file_left_unset);
 	tcase_add_test(tc, token_files);
+	tcase_add_test(tc, unreadable_files_are_errors_not_exits);
+	tcase_add_test(tc, unreadable_token_file_is_an_error);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -121,6 +121,10 @@ struct ddb_request {
 	const char *hash_key;              /* CreateTable: S hash key, on-demand billing */
 	const char *ttl_attribute;         /* UpdateTimeToLive AttributeName */
 	bool ttl_enabled;                  /* UpdateTimeToLive Enabled */
+	/* For the transport, not the body: the write is not idempotent, so the
+	 * client must not resend it once an attempt may have been applied; it
+	 * completes with maybe_applied set and lets the caller find out. */
+	bool no_replay;
 };
 
 /* Appends the JSON body of req to out. ERROR_INVALID when a field that the

@@ -7,6 +7,9 @@
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const net = require('node:net')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 
 const { startDaemon } = require('./lib/daemon')
 
@@ -144,3 +147,74 @@ describe('graceful stop', () => {
     }
   })
 })
+
+describe('SIGHUP', () => {
+  // One keep-alive socket, so "without dropping a connection" is checked.
+  function keptAlive(port) {
+    const s = net.connect(port, '127.0.0.1')
+    let buf = ''
+    const waiters = []
+    s.setEncoding('utf8')
+    s.on('data', (c) => {
+      buf += c
+      for (;;) {
+        const head = buf.indexOf('\r\n\r\n')
+        if (head < 0 || !waiters.length) return
+        const len = Number((buf.slice(0, head).match(/content-length: *(\d+)/i) || [0, 0])[1])
+        if (buf.length < head + 4 + len) return
+        const status = Number(buf.slice(9, 12))
+        buf = buf.slice(head + 4 + len)
+        waiters.shift()(status)
+      }
+    })
+    return {
+      get: (p, token) => new Promise((resolve) => {
+        waiters.push(resolve)
+        s.write(`GET ${p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+      }),
+      closed: () => s.destroyed || s.readableEnded,
+      end: () => s.destroy(),
+    }
+  }
+
+  it('reloads the token file and log level without dropping a connection', { timeout: 30000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessiond-hup-'))
+    const tokens = path.join(dir, 'tokens')
+    fs.writeFileSync(tokens, '# tokens\nold-token\n')
+    const d = await startDaemon({ auth: { token_file: tokens }, log: { level: 'info' } })
+    const c = keptAlive(d.port)
+    try {
+      assert.equal(await c.get('/v1/sessions/hup', 'old-token'), 404)
+      assert.equal(await c.get('/v1/sessions/hup', 'new-token'), 401)
+      // A broken file keeps the old tokens.
+      fs.writeFileSync(tokens, 'new token with spaces\n')
+      d.child.kill('SIGHUP')
+      await until(() => /SIGHUP: .*keeping the current/.test(d.stderr()))
+      assert.equal(await c.get('/v1/sessions/hup', 'old-token'), 404)
+      // A good one replaces them, and the log level follows the settings file.
+      fs.writeFileSync(tokens, 'new-token\n')
+      fs.writeFileSync(d.file, fs.readFileSync(d.file, 'utf8').replace('level = "info"', 'level = "warn"'))
+      const before = d.stderr().length
+      d.child.kill('SIGHUP')
+      await until(() => /auth: 1 bearer token\(s\) accepted/.test(d.stderr().slice(before)))
+      assert.equal(await c.get('/v1/sessions/hup', 'new-token'), 404)
+      assert.equal(await c.get('/v1/sessions/hup', 'old-token'), 401)
+      assert.ok(!c.closed(), 'the same connection served before and after the reloads')
+      const after = d.stderr().length
+      assert.equal(await c.get('/healthz', 'x'), 200)
+      assert.doesNotMatch(d.stderr().slice(after), /request rid=/, 'info lines stopped at level warn')
+    } finally {
+      c.end()
+      await d.stop()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+async function until(check, ms = 10000) {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) assert.fail('not within ' + ms + ' ms')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
