@@ -94,9 +94,10 @@ static void reload(const char *path, struct http_server *http)
 		log_error("SIGHUP: %s has errors; keeping the current settings", path);
 		return;
 	}
-	log_set_level(fresh.log.level);
+	/* Tokens first, so their confirmation is logged at the old level. */
 	if (!apply_tokens(http, &fresh))
 		log_error("SIGHUP: keeping the current tokens");
+	log_set_level(fresh.log.level);
 	conf_free(&fresh);
 }
 
