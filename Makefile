@@ -39,7 +39,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Keep the test objects that pattern rules make along the way.
 .SECONDARY:
 
-.PHONY: all tests check check-fast deps run install clean format help bench
+.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node lint
 
 all: $(BUILD)/sessiond
 
@@ -55,14 +55,29 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests -MMD -MP -c -o $@ $<
 
-# Installs missing packages (apt, npm ci), builds, runs every test, then
-# rebuilds everything with ASan+UBSan under build/asan and runs it all again.
+# Installs missing packages (apt, npm ci); the static analysers; 30 s of
+# each fuzzer; the integration suites under ThreadSanitizer; then builds,
+# runs every test, rebuilds everything with ASan+UBSan under build/asan and
+# runs it all again.
 check: deps
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory fuzz-check
+	$(MAKE) --no-print-directory tsan-check
 	$(MAKE) --no-print-directory all tests
 	scripts/run-tests.sh $(BUILD)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
 		SANITIZE="$(ASAN_FLAGS)" all tests
 	scripts/run-tests.sh $(BUILD)/asan --sanitize
+
+# Static analysis gates, zero findings: cppcheck, clang-tidy (.clang-tidy
+# holds the reviewed exclusions) and the clang static analyzer.
+lint:
+	cppcheck --enable=warning,portability,performance --std=c11 -Iinclude -D_GNU_SOURCE \
+		--quiet --inline-suppr --error-exitcode=1 src/
+	clang-tidy --quiet $(wildcard src/*.c) -- $(STD) -Iinclude $(PKG_CFLAGS) \
+		-DSESSIOND_VERSION='"$(VERSION)"'
+	scan-build --status-bugs --use-cc=clang -o $(BUILD)/scan-build \
+		$(MAKE) --no-print-directory BUILD=$(BUILD)/scan all
 
 # The same suite without installing or the sanitizer pass, for quick loops.
 check-fast: all tests
@@ -80,6 +95,16 @@ run: deps all
 # (bench/run.sh; QUICK=1 for one short round). Not part of `check`.
 bench:
 	QUICK="$(QUICK)" bench/run.sh
+
+# connect-sessiond against connect-dynamodb in one express app, side by side:
+# requests/s and the app's CPU per request (clients/node/bench/overhead.js;
+# ROUNDS, DURATION, WARMUP, CONNS, NSESS). Not part of `check`.
+bench-node: all
+	SESSIOND_BIN=$(BUILD)/sessiond node clients/node/bench/overhead.js
+
+# Latency of the bearer-token check for each way a token can be wrong.
+bench-auth: all
+	node scripts/auth-timing.js
 
 # The unit's ExecStart is rewritten to point at $(PREFIX)/bin.
 install: all
@@ -105,5 +130,47 @@ help:
 	@echo "make check-fast build and run all tests once, no installs, no sanitizers"
 	@echo "make install    install into PREFIX (default /usr/local)"
 	@echo "make clean      remove $(BUILD)"
+
+# ---- fuzzing and ThreadSanitizer ------------------------------------------
+# `make fuzz [FUZZ_SECONDS=N]` builds every tests/fuzz/fuzz_*.c harness with
+# clang's libFuzzer, ASan and UBSan under build/fuzz and runs each for N
+# seconds on a copy of its seed corpus; `fuzz-check` is a 30 s round. The
+# library objects go into an archive, so a harness that compiles a module in
+# (to reach its statics) simply shadows that member.
+FUZZ_SECONDS  ?= 60
+FUZZ_CC       ?= clang
+FUZZ_SANITIZE := -fsanitize=fuzzer-no-link,address,undefined \
+                 -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_BINS     := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+TSAN_CC       ?= $(CC)
+
+.PHONY: fuzz fuzz-check fuzz-bins tsan tsan-check
+
+fuzz:
+	$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) OPT="-O1 -g" \
+		SANITIZE="$(FUZZ_SANITIZE)" fuzz-bins
+	tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+
+fuzz-check:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+
+# (Internal: the harnesses of one BUILD, made by `fuzz` with clang.)
+fuzz-bins: $(FUZZ_BINS)
+
+$(BUILD)/libsessiond.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libsessiond.a
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# The daemon and every test under ThreadSanitizer in build/tsan; tsan-check
+# runs the integration binaries and the Node suite against it.
+tsan:
+	$(MAKE) --no-print-directory BUILD=build/tsan CC=$(TSAN_CC) OPT="-O1 -g" \
+		SANITIZE="-fsanitize=thread -fno-omit-frame-pointer" all tests
+
+tsan-check: tsan
+	scripts/run-tests.sh build/tsan --tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

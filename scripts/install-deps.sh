@@ -38,6 +38,14 @@ if ! $build_only; then
 	want_cmd npm npm
 	want_cmd curl curl
 	want_cmd groff groff-base # the man page lint in make check
+	# make check's analysers, fuzzers (clang's libFuzzer runtime is only a
+	# recommended package) and ThreadSanitizer (gcc's libtsan2).
+	want_cmd clang clang
+	want libclang-rt-14-dev
+	want_cmd cppcheck cppcheck
+	want_cmd clang-tidy clang-tidy
+	want_cmd scan-build clang-tools
+	want libtsan2
 fi
 
 if ((${#need_pkgs[@]})); then

@@ -2,16 +2,25 @@
 # Runs every test binary of one build: the unit tests, then the integration
 # tests against a dynalite started here on free loopback ports (one plain,
 # one TLS with its expired self-signed certificate) and always stopped.
-#   scripts/run-tests.sh BUILD_DIR [--sanitize]
+#   scripts/run-tests.sh BUILD_DIR [--sanitize|--tsan]
 # Ends with "N passed, N failed" summed over every Check suite and the
 # Node test files (which drive BUILD_DIR/sessiond over HTTP).
+# --tsan (a ThreadSanitizer build): only the integration binaries and the
+# Node suite, where the threads are; every report lands in a file, so none
+# hides in a daemon's captured stderr, and any report fails the run.
 set -uo pipefail
 
-build=${1:?usage: run-tests.sh BUILD_DIR [--sanitize]}
+build=${1:?usage: run-tests.sh BUILD_DIR [--sanitize|--tsan]}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-if [[ ${2:-} == --sanitize ]]; then
+mode=${2:-}
+state=$(mktemp -d)
+if [[ $mode == --tsan ]]; then
+	export CK_FORK=no
+	export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$top/tests/tsan.supp:log_path=$state/tsan"
+fi
+if [[ $mode == --sanitize ]]; then
 	# No fork: leaks are reported when the test process itself exits.
 	export CK_FORK=no
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1
@@ -23,7 +32,6 @@ export SESSIOND_TEST_DATA=$top/tests/data
 # finds nothing else.
 export AWS_EC2_METADATA_DISABLED=true
 
-state=$(mktemp -d)
 cleanup() {
 	scripts/dynalite.sh stop "$state/ddb" || true
 	scripts/dynalite.sh stop "$state/ddb-tls" || true
@@ -56,12 +64,14 @@ run() { # run COMMAND...
 	fi
 }
 
-for t in "$build"/tests/test_*; do
-	[[ -x $t ]] && run "$t"
-done
+if [[ $mode != --tsan ]]; then
+	for t in "$build"/tests/test_*; do
+		[[ -x $t ]] && run "$t"
+	done
+fi
 
 # The systemd unit's sandbox, rated by systemd itself where it is installed.
-if command -v systemd-analyze >/dev/null 2>&1; then
+if [[ $mode != --tsan ]] && command -v systemd-analyze >/dev/null 2>&1; then
 	score=$(systemd-analyze security --offline=true systemd/sessiond.service 2>&1 |
 		sed -n 's/.*Overall exposure level for sessiond.service: \([0-9.]*\).*/\1/p')
 	echo "== systemd-analyze security: exposure ${score:-unknown} (must be <= 2.0)"
@@ -88,6 +98,16 @@ if compgen -G "$build/tests/integration/test_*" >/dev/null; then
 		run node --test --test-reporter=tap --test-concurrency=2 tests/integration/ \
 			clients/node/test/
 	fi
+fi
+
+# ThreadSanitizer wrote one file per process that had a report.
+if [[ $mode == --tsan ]]; then
+	for f in "$state"/tsan.*; do
+		[[ -f $f ]] || continue
+		cat "$f"
+		failed=$((failed + 1))
+		broken+=("ThreadSanitizer report (process ${f##*.})")
+	done
 fi
 
 echo

@@ -28,7 +28,9 @@
 struct api {
 	const struct conf *conf;
 	struct ddb_client *ddb;
-	struct http_server *http;
+	/* Set after the server (and its workers, which read it for /metrics)
+	 * started, so atomic. */
+	_Atomic(struct http_server *) http;
 	struct reaper *reaper;
 	struct creds *creds;
 	/* /readyz: the last DescribeTable outcome, shared by all workers. */
@@ -389,6 +391,14 @@ static const char *api_version_condition(const struct api_op *op)
 	return op->old_version == 0 ? "attribute_not_exists(#v) OR #v = :old" : "#v = :old";
 }
 
+/* Whether a read found a session. connect-dynamodb's touch is an update
+ * that can leave a stub without "sess" behind a concurrent logout; like
+ * connect-dynamodb, such an item is no session. */
+static bool api_has_session(const struct ddb_result *res)
+{
+	return res->resp.has_item && ddb_item_get(&res->resp.item, "sess") != NULL;
+}
+
 /* Reads the session a write returned (ALL_NEW) into op->sess. */
 static bool api_take_item(struct api_op *op, const struct ddb_result *res)
 {
@@ -459,7 +469,7 @@ static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 	const struct conf *c = op->api->conf;
 	json_t *data;
 
-	if (!res->resp.has_item) {
+	if (!api_has_session(res)) {
 		api_finish(op, 404, "no such session");
 		return;
 	}
@@ -618,7 +628,7 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 	case STEP_GET: {
 		const struct conf *c = op->api->conf;
 		session_clear(&op->sess);
-		if (!res->resp.has_item)
+		if (!api_has_session(res))
 			api_finish(op, 404, "no such session");
 		else if (session_from_item(&res->resp.item, c->dynamodb.hash_key,
 					   c->dynamodb.prefix, &op->sess) != ERROR_OK)
@@ -989,13 +999,14 @@ static void api_metric(struct buf *b, const char *name, const char *type, const 
 static void api_metrics(void *ctx, struct http_request *req)
 {
 	struct api *api = ctx;
+	struct http_server *http;
 	struct buf b;
 
 	buf_init(&b, 0);
 	metrics_family(&b, "sessiond_build_info", "gauge", "Version of this build.");
 	buf_printf(&b, "sessiond_build_info{version=\"%s\"} 1\n", SESSIOND_VERSION);
-	if (api->http)
-		http_server_write_metrics(api->http, &b);
+	if ((http = atomic_load(&api->http)))
+		http_server_write_metrics(http, &b);
 	ddb_client_write_metrics(api->ddb, &b);
 	if (api->creds) {
 		char labels[64];
@@ -1072,7 +1083,7 @@ struct api *api_new(const struct conf *conf, struct ddb_client *ddb)
 
 void api_set_http(struct api *api, struct http_server *http)
 {
-	api->http = http;
+	atomic_store(&api->http, http);
 }
 
 void api_set_reaper(struct api *api, struct reaper *reaper)

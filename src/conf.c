@@ -5,6 +5,9 @@
  * `sessiond -t` shows them all at once. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <libconfig.h>
@@ -562,6 +565,32 @@ static char *conf_trim(char *line)
 	return line;
 }
 
+/* Opens path for reading only if it is a regular file of a sane size: a
+ * FIFO would block and /dev/zero never end, on SIGHUP too. */
+static FILE *conf_open_regular(const char *path, struct conf_parse *p)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0) {
+		conf_error(p, 0, "cannot read token file: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_FILE_MAX) {
+		conf_error(p, 0, "the token file must be a regular file of at most %d bytes",
+			   CONF_FILE_MAX);
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		conf_error(p, 0, "cannot read token file: %s", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 enum error_code conf_read_token_file(const char *path, char ***tokens, size_t *n,
 				     struct buf *errors)
 {
@@ -569,12 +598,10 @@ enum error_code conf_read_token_file(const char *path, char ***tokens, size_t *n
 	char line[4200], **list = NULL, **grown;
 	size_t count = 0;
 	int lineno = 0;
-	FILE *f = fopen(path, "r");
+	FILE *f = conf_open_regular(path, &p);
 
-	if (!f) {
-		conf_error(&p, 0, "cannot read token file: %s", strerror(errno));
+	if (!f)
 		return ERROR_IO;
-	}
 	while (fgets(line, sizeof(line), f)) {
 		char *t = conf_trim(line);
 		lineno++;

@@ -299,8 +299,8 @@ enum error_code ddb_number_to_i64(const char *text, bool round_up, int64_t *out)
 	if (!ddb_number_valid(text) || !num_parse(text, &n))
 		return ERROR_PARSE;
 	/* Digits before point are the integer part, the rest the fraction. */
-	point = (long long)n.n_int + n.exp;
-	for (i = 0; i < (long long)(n.n_int + n.n_frac); i++) {
+	point = (long long)n.n_int + (long long)n.exp;
+	for (i = 0; i < (long long)n.n_int + (long long)n.n_frac; i++) {
 		int d = num_digit(&n, (size_t)i);
 
 		if (i >= point) {
@@ -469,25 +469,26 @@ static enum error_code item_reserve(struct ddb_item *item)
 static enum error_code item_put(struct ddb_item *item, const char *name, bool replace,
 				enum ddb_type type, char *value, size_t len)
 {
-	struct ddb_attr *a = replace ? item_find(item, name) : NULL;
+	struct ddb_attr *a = replace ? item_find(item, name) : NULL, *slot;
 	enum error_code rc = ERROR_NOMEM;
 	char *copy = NULL;
 
 	if (!value)
 		goto out;
-	if (!a) {
+	if (a) {
+		free(a->value);
+		slot = a;
+	} else {
 		copy = mem_dup(name, strlen(name));
 		if (!copy || item_reserve(item) != ERROR_OK)
 			goto out;
-		a = &item->attrs[item->n++];
-		a->name = copy;
+		slot = &item->attrs[item->n++];
+		slot->name = copy;
 		copy = NULL;
-	} else {
-		free(a->value);
 	}
-	a->type = type;
-	a->value = value;
-	a->value_len = len;
+	slot->type = type;
+	slot->value = value;
+	slot->value_len = len;
 	value = NULL;
 	rc = ERROR_OK;
 out:
@@ -1098,7 +1099,7 @@ static enum error_code decode_table(json_t *root, const char *key,
 
 		if (!json_is_string(name) || !json_is_string(type))
 			return ERROR_PARSE;
-		if (strcmp(json_string_value(type), "HASH"))
+		if (strcmp(json_string_value(type), "HASH") != 0)
 			continue;
 		if (hash)
 			return ERROR_PARSE;

@@ -64,6 +64,11 @@ struct http_request {
 	struct buf body;
 	bool started;    /* the first access-handler call happened */
 	bool dispatched; /* the handler ran */
+	/* Worker threads only: set by http_suspend, cleared by the first call
+	 * after MHD resumed the connection. http_respond on another thread
+	 * reads it (written before the handler handed req over) but never
+	 * writes it: the worker reads it after the handler returns, which may
+	 * be while the answering thread is inside http_respond. */
 	bool suspended;
 	bool queued;
 	bool early_413;  /* answered on the socket; draining, then closing */
@@ -232,10 +237,8 @@ void http_respond(struct http_request *req, unsigned status, const char *content
 	req->resp_body = body;
 	req->resp_len = body ? len : 0;
 	req->responded = true;
-	if (req->suspended) {
-		req->suspended = false;
+	if (req->suspended)
 		MHD_resume_connection(req->conn);
-	}
 }
 
 void http_respond_problem(struct http_request *req, unsigned status, const char *detail)
@@ -894,6 +897,9 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
 			return http_queue(req);
 		return MHD_YES;
 	}
+	/* MHD calls a suspended connection back only once it is resumed,
+	 * that is once http_respond has run. */
+	req->suspended = false;
 	if (req->queued)
 		return MHD_YES;
 	if (req->responded && !req->dispatched && !req->early_413 && !*upload_data_size)
@@ -920,7 +926,8 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
 		atomic_fetch_add(&srv->busy, 1);
 		req->route->handler(srv->ctx, req);
 	}
-	/* A suspended handler answers later; MHD then calls us again. */
+	/* A suspended handler answers later; MHD then calls us again. Until
+	 * then req is the answering thread's: suspended is checked first. */
 	if (req->suspended || !req->responded)
 		return MHD_YES;
 	return http_queue(req);
@@ -1034,6 +1041,11 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 	srv->ctx = cfg->ctx;
 	srv->max_body = cfg->max_body;
 	srv->protect_optional = cfg->protect_optional;
+	if (http_server_set_tokens(srv, cfg->tokens, cfg->n_tokens) != ERROR_OK) {
+		snprintf(why, why_len, "out of memory");
+		srv->listen_fd = -1;
+		goto fail;
+	}
 	srv->listen_fd = http_listen(cfg, &v6, &srv->port, why, why_len);
 	if (srv->listen_fd < 0)
 		goto fail;
@@ -1069,6 +1081,7 @@ fail:
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	pthread_rwlock_destroy(&srv->tokens_lock);
+	free(srv->token_digests);
 	free(srv->route_metrics);
 	free(srv);
 	return NULL;

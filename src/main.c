@@ -51,35 +51,67 @@ static bool load_conf(const char *path, struct conf *conf)
 	return ok;
 }
 
-/* The tokens in force: those of the settings file plus auth.token_file. */
-static bool apply_tokens(struct http_server *http, const struct conf *conf)
+/* The tokens in force: those of the settings file plus auth.token_file.
+ * all borrows the settings' strings and owns file's. */
+struct token_list {
+	char **all;
+	size_t n;
+	char **file;
+	size_t n_file;
+};
+
+static void token_list_free(struct token_list *t)
 {
-	char **file_tokens = NULL, **all = NULL;
-	size_t n_file = 0, n = 0;
+	free(t->all);
+	conf_tokens_free(t->file, t->n_file);
+	memset(t, 0, sizeof(*t));
+}
+
+static bool token_list_load(const struct conf *conf, struct token_list *t)
+{
 	struct buf errors;
 	bool ok = false;
 
+	memset(t, 0, sizeof(*t));
 	buf_init(&errors, 4096);
 	if (*conf->auth.token_file &&
-	    conf_read_token_file(conf->auth.token_file, &file_tokens, &n_file, &errors) !=
+	    conf_read_token_file(conf->auth.token_file, &t->file, &t->n_file, &errors) !=
 		    ERROR_OK) {
 		log_error("%s", errors.data ? errors.data : "cannot read auth.token_file");
 		goto out;
 	}
-	all = calloc(conf->auth.n_tokens + n_file + 1, sizeof(*all));
-	if (!all)
+	t->all = calloc(conf->auth.n_tokens + t->n_file + 1, sizeof(*t->all));
+	if (!t->all)
 		goto out;
 	for (size_t i = 0; i < conf->auth.n_tokens; i++)
-		all[n++] = conf->auth.tokens[i];
-	for (size_t i = 0; i < n_file; i++)
-		all[n++] = file_tokens[i];
-	ok = http_server_set_tokens(http, all, n) == ERROR_OK;
-	if (ok)
-		log_info("auth: %zu bearer token(s) accepted%s", n, n ? "" : " (auth is off)");
+		t->all[t->n++] = conf->auth.tokens[i];
+	for (size_t i = 0; i < t->n_file; i++)
+		t->all[t->n++] = t->file[i];
+	ok = true;
 out:
-	free(all);
-	conf_tokens_free(file_tokens, n_file);
 	buf_free(&errors);
+	if (!ok)
+		token_list_free(t);
+	return ok;
+}
+
+static void log_tokens(size_t n)
+{
+	log_info("auth: %zu bearer token(s) accepted%s", n, n ? "" : " (auth is off)");
+}
+
+/* SIGHUP's half: replaces the tokens of a running server. */
+static bool apply_tokens(struct http_server *http, const struct conf *conf)
+{
+	struct token_list t;
+	bool ok;
+
+	if (!token_list_load(conf, &t))
+		return false;
+	ok = http_server_set_tokens(http, t.all, t.n) == ERROR_OK;
+	if (ok)
+		log_tokens(t.n);
+	token_list_free(&t);
 	return ok;
 }
 
@@ -205,6 +237,7 @@ static int wait_for_signal(const sigset_t *set, struct http_server *http,
 static int serve(const char *path, const struct conf *conf)
 {
 	struct reaper *reaper = NULL;
+	struct token_list tokens;
 	struct creds *creds = NULL;
 	struct ddb_client *ddb = NULL;
 	struct http_server *http = NULL;
@@ -245,13 +278,20 @@ static int serve(const char *path, const struct conf *conf)
 		.routes = api_routes(),
 		.ctx = api,
 	};
-	if (!(http = http_server_new(&hc, why, sizeof(why)))) {
+	/* The tokens are in place before the first connection is accepted:
+	 * there is no moment without auth. */
+	if (!token_list_load(conf, &tokens))
+		goto out;
+	hc.tokens = tokens.all;
+	hc.n_tokens = tokens.n;
+	http = http_server_new(&hc, why, sizeof(why));
+	token_list_free(&tokens);
+	if (!http) {
 		fprintf(stderr, "sessiond: %s\n", why);
 		goto out;
 	}
+	log_tokens(hc.n_tokens);
 	api_set_http(api, http);
-	if (!apply_tokens(http, conf))
-		goto out;
 	log_info("listening on http://%s%s%s:%u (table %s, region %s)",
 		 strchr(conf->listen.address, ':') ? "[" : "", conf->listen.address,
 		 strchr(conf->listen.address, ':') ? "]" : "", http_server_port(http),

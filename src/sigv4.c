@@ -236,7 +236,7 @@ static enum error_code sigv4_append_scope(struct buf *out, const char *amz_date,
 	memcpy(date, amz_date, SIGV4_DATE_LEN);
 	date[SIGV4_DATE_LEN] = '\0';
 	return sigv4_append_all(out, date, "/", params->region, "/", params->service,
-				"/" SIGV4_TERMINATOR, NULL);
+				"/" SIGV4_TERMINATOR, (const char *)NULL);
 }
 
 /* ---- stage 1: the canonical request ---- */
@@ -441,7 +441,7 @@ static enum error_code sigv4_append_query(struct buf *out, const char *query)
 	}
 	qsort(params, n, sizeof(*params), sigv4_param_cmp);
 	for (i = 0; i < n && rc == ERROR_OK; i++)
-		rc = sigv4_append_all(out, i ? "&" : "", params[i].key, "=", params[i].value, NULL);
+		rc = sigv4_append_all(out, i ? "&" : "", params[i].key, "=", params[i].value, (const char *)NULL);
 out:
 	free(params);
 	buf_free(&enc);
@@ -575,7 +575,7 @@ static enum error_code sigv4_canonical(struct sigv4_crypto *c, const struct sigv
 	if (rc == ERROR_OK)
 		rc = sigv4_sha256_hex(c, req->body, req->body_len, payload_hash);
 	if (rc == ERROR_OK)
-		rc = sigv4_append_all(out, req->method, "\n", NULL);
+		rc = sigv4_append_all(out, req->method, "\n", (const char *)NULL);
 	if (rc == ERROR_OK)
 		rc = sigv4_append_uri(out, req->path, params->normalize_path);
 	if (rc == ERROR_OK)
@@ -588,7 +588,7 @@ static enum error_code sigv4_canonical(struct sigv4_crypto *c, const struct sigv
 		rc = sigv4_append_headers(out, signed_headers, req);
 	if (rc == ERROR_OK)
 		rc = sigv4_append_all(out, "\n", signed_headers->data + sh_start, "\n",
-				      payload_hash, NULL);
+				      payload_hash, (const char *)NULL);
 	if (rc != ERROR_OK) {
 		sigv4_truncate(out, out_start);
 		sigv4_truncate(signed_headers, sh_start);
@@ -612,11 +612,11 @@ static enum error_code sigv4_sts(struct sigv4_crypto *c, const struct sigv4_para
 	if (rc != ERROR_OK)
 		return rc;
 	start = out->len;
-	rc = sigv4_append_all(out, SIGV4_ALGORITHM "\n", amz_date, "\n", NULL);
+	rc = sigv4_append_all(out, SIGV4_ALGORITHM "\n", amz_date, "\n", (const char *)NULL);
 	if (rc == ERROR_OK)
 		rc = sigv4_append_scope(out, amz_date, params);
 	if (rc == ERROR_OK)
-		rc = sigv4_append_all(out, "\n", hash, NULL);
+		rc = sigv4_append_all(out, "\n", hash, (const char *)NULL);
 	if (rc != ERROR_OK)
 		sigv4_truncate(out, start);
 	return rc;
@@ -738,12 +738,12 @@ enum error_code sigv4_authorization(const char *access_key_id, const struct sigv
 	    !signed_headers || !hex_signature || strlen(hex_signature) != SIGV4_HEX_LEN || !out)
 		return ERROR_INVALID;
 	start = out->len;
-	rc = sigv4_append_all(out, SIGV4_ALGORITHM " Credential=", access_key_id, "/", NULL);
+	rc = sigv4_append_all(out, SIGV4_ALGORITHM " Credential=", access_key_id, "/", (const char *)NULL);
 	if (rc == ERROR_OK)
 		rc = sigv4_append_scope(out, amz_date, params);
 	if (rc == ERROR_OK)
 		rc = sigv4_append_all(out, ", SignedHeaders=", signed_headers,
-				      ", Signature=", hex_signature, NULL);
+				      ", Signature=", hex_signature, (const char *)NULL);
 	if (rc != ERROR_OK)
 		sigv4_truncate(out, start);
 	return rc;

@@ -285,11 +285,15 @@ START_TEST(unreadable_token_file_is_an_error)
 
 	clear_env();
 	buf_init(&errors, 0);
-	ck_assert_int_eq(conf_read_token_file("/tmp", &tokens, &n, &errors), ERROR_INVALID);
-	ck_assert_ptr_nonnull(strstr(errors.data, "/tmp:0: cannot read token file: Is a directory"));
+	ck_assert_int_eq(conf_read_token_file("/tmp", &tokens, &n, &errors), ERROR_IO);
+	ck_assert_ptr_nonnull(strstr(errors.data, "/tmp:0: the token file must be a regular file"));
+	buf_reset(&errors);
+	/* A device that never ends (or a FIFO that blocks) is refused at once. */
+	ck_assert_int_eq(conf_read_token_file("/dev/zero", &tokens, &n, &errors), ERROR_IO);
+	ck_assert_ptr_nonnull(strstr(errors.data, "/dev/zero:0: the token file must be a regular"));
 	buf_free(&errors);
 	e = load("auth = { token_file = \"/tmp\"; };\n", &c);
-	ck_assert_ptr_nonnull(strstr(e, "cannot read token file"));
+	ck_assert_ptr_nonnull(strstr(e, "the token file must be a regular file"));
 }
 END_TEST
 

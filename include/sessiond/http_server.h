@@ -56,6 +56,8 @@ struct http_server_config {
 	unsigned connection_timeout;   /* seconds */
 	size_t max_body;
 	bool protect_optional;         /* HTTP_AUTH_OPTIONAL routes need the token */
+	char *const *tokens;           /* bearer tokens accepted from the start (copied) */
+	size_t n_tokens;
 	const struct http_route *routes; /* borrowed, ends with a NULL pattern */
 	void *ctx;                       /* passed to every handler */
 };

@@ -1,0 +1,93 @@
+/* fuzz_session.c: libFuzzer harness for src/session.c: one input is a body of
+ * each kind, a merge patch, a stored sess text, an If-Match and a ?ttl= value. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sessiond/session.h"
+
+#define NOW INT64_C(1764000000)
+#define MAX_TTL INT64_C(2592000)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What the daemon stores must read back as the same session. */
+static void round_trip(const struct session *s)
+{
+	struct ddb_item item = { 0 };
+	struct session back;
+	char *text;
+
+	if (session_to_item(s, "id", "sess:", &item) != ERROR_OK)
+		return;
+	if (session_from_item(&item, "id", "sess:", &back) != ERROR_OK ||
+	    strcmp(back.id, s->id) != 0 || back.expires != s->expires ||
+	    back.version != s->version || !json_equal(back.data, s->data))
+		abort();
+	text = session_to_json(&back);
+	free(text);
+	session_clear(&back);
+	ddb_item_clear(&item);
+}
+
+/* The input as a stored sess attribute, as connect-dynamodb may write it. */
+static void read_stored(const char *in, size_t len)
+{
+	struct ddb_item item = { 0 };
+	struct session s;
+
+	if (ddb_item_add_s(&item, "id", "sess:abc", 8) == ERROR_OK &&
+	    ddb_item_add_n(&item, "expires", "1764000000.5") == ERROR_OK &&
+	    ddb_item_add_s(&item, "sess", in, len) == ERROR_OK &&
+	    session_from_item(&item, "id", "sess:", &s) == ERROR_OK) {
+		if (s.expires != NOW + 1 || s.version != 0)
+			abort();
+		round_trip(&s);
+		session_clear(&s);
+	}
+	ddb_item_clear(&item);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *in = (const char *)data;
+	struct session s = { .id = "abc", .expires = NOW + 60, .version = 7 };
+	struct session_body b[3];
+	struct session_why why;
+	json_t *patch = NULL;
+	char text[64];
+	int64_t v;
+	bool any;
+
+	memset(b, 0, sizeof(b));
+	for (int k = SESSION_BODY_CREATE; k <= SESSION_BODY_TOUCH; k++)
+		if (session_body_parse(k, in, size, NOW, MAX_TTL, &b[k], &why) == ERROR_OK &&
+		    ((b[k].has_ttl && (b[k].ttl < 1 || b[k].ttl > MAX_TTL)) ||
+		     (b[k].has_expires && (b[k].expires <= NOW || b[k].expires > NOW + MAX_TTL)) ||
+		     (k != SESSION_BODY_TOUCH && !json_is_object(b[k].data))))
+			abort();
+	s.data = b[SESSION_BODY_CREATE].data ? json_incref(b[SESSION_BODY_CREATE].data)
+					      : json_object();
+	if (session_patch_parse(in, size, &patch, &why) == ERROR_OK) {
+		json_t *self = json_deep_copy(patch);
+		if (session_merge_patch(s.data, patch) == ERROR_OK)
+			round_trip(&s);
+		if (self)
+			session_merge_patch(self, patch);
+		json_decref(self);
+	}
+	read_stored(in, size);
+	/* Header and query values are short C strings. */
+	memcpy(text, in, size < sizeof(text) ? size : sizeof(text) - 1);
+	text[size < sizeof(text) ? size : sizeof(text) - 1] = '\0';
+	if (session_if_match_parse(text, &v, &any) && v < 0)
+		abort();
+	if (session_ttl_parse(text, MAX_TTL, &v, &why) == ERROR_OK && (v < 1 || v > MAX_TTL))
+		abort();
+	session_id_valid(in, size);
+	json_decref(patch);
+	session_clear(&s);
+	for (int k = SESSION_BODY_CREATE; k <= SESSION_BODY_TOUCH; k++)
+		session_body_clear(&b[k]);
+	return 0;
+}
