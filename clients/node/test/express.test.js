@@ -12,6 +12,7 @@
 
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
 const crypto = require('node:crypto')
 const http = require('node:http')
 const util = require('node:util')
@@ -499,6 +500,12 @@ describe('sessiond down: the app answers 5xx through express-session, it does no
 
   it('sessiond frozen (SIGSTOP: connections accepted, never answered): 500 after the store timeout', T, async () => {
     process.kill(d.child.pid, 'SIGSTOP')
+    // The signal is asynchronous: wait until every thread is stopped ('T').
+    const state = () => {
+      try { return fs.readFileSync(`/proc/${d.child.pid}/stat`, 'utf8').split(') ')[1][0] } catch { return '?' }
+    }
+    for (let i = 0; i < 200 && state() !== 'T'; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.equal(state(), 'T', 'sessiond is stopped')
     try {
       const n = app.errors.length
       const r = await call(app.port, jar, 'GET', '/me')
