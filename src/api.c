@@ -25,6 +25,18 @@
 #define API_ITEM_OVERHEAD 1024   /* room for key, names and numbers */
 #define API_JSON "application/json; charset=utf-8"
 
+#define API_PATCH_BUCKETS 256
+
+/* PATCHes of one session in flight in this daemon, and those waiting for
+ * them: read-merge-write rounds of the same session run one at a time, so
+ * concurrent PATCHes through one daemon never lose a race to each other
+ * (version conflicts remain possible between daemons, and are retried). */
+struct api_patch_slot {
+	struct api_patch_slot *next; /* in its bucket */
+	char *key;                   /* prefix + id */
+	struct api_op *waiting_head, *waiting_tail;
+};
+
 struct api {
 	const struct conf *conf;
 	struct ddb_client *ddb;
@@ -39,6 +51,8 @@ struct api {
 	bool ready_ok;
 	char ready_reason[160];
 	_Atomic uint64_t conflicts;
+	pthread_mutex_t patch_lock; /* guards patch_slots */
+	struct api_patch_slot *patch_slots[API_PATCH_BUCKETS];
 };
 
 enum api_step {
@@ -73,6 +87,8 @@ struct api_op {
 	enum api_step verified_step; /* STEP_VERIFY: the write being checked */
 	bool no_replay;         /* the next write must not be resent blindly */
 	int64_t blind_rounds;   /* replace writes that failed unseen and were re-checked */
+	bool holds_patch_slot;  /* this PATCH runs; others of its session wait */
+	struct api_op *next_waiting;
 };
 
 static int64_t api_mono_ms(void)
@@ -94,10 +110,14 @@ static int64_t api_now(void)
 	return (int64_t)ts.tv_sec;
 }
 
+static void api_patch_release(struct api_op *op);
+
 static void api_op_free(struct api_op *op)
 {
 	if (!op)
 		return;
+	if (op->holds_patch_slot)
+		api_patch_release(op);
 	free(op->key);
 	session_clear(&op->sess);
 	json_decref(op->patch);
@@ -836,6 +856,78 @@ static void api_put(void *ctx, struct http_request *req)
 	}
 }
 
+static size_t api_patch_bucket(const char *key)
+{
+	size_t h = 5381;
+
+	for (; *key; key++)
+		h = h * 33 + (unsigned char)*key;
+	return h % API_PATCH_BUCKETS;
+}
+
+/* Takes the session's PATCH slot, or queues op behind the PATCH that holds
+ * it. true when op may start now. */
+static bool api_patch_acquire(struct api_op *op)
+{
+	struct api *api = op->api;
+	struct api_patch_slot **b = &api->patch_slots[api_patch_bucket(op->key)], *slot;
+	bool start = false;
+
+	pthread_mutex_lock(&api->patch_lock);
+	for (slot = *b; slot && strcmp(slot->key, op->key) != 0; slot = slot->next)
+		;
+	if (slot) {
+		if (slot->waiting_tail)
+			slot->waiting_tail->next_waiting = op;
+		else
+			slot->waiting_head = op;
+		slot->waiting_tail = op;
+	} else if ((slot = calloc(1, sizeof(*slot))) && (slot->key = strdup(op->key))) {
+		slot->next = *b;
+		*b = slot;
+		start = true;
+	} else {
+		free(slot);
+		slot = NULL;
+		start = true; /* out of memory: run unserialised; versions still guard */
+	}
+	op->holds_patch_slot = start && slot;
+	pthread_mutex_unlock(&api->patch_lock);
+	return start;
+}
+
+/* The PATCH holding the slot is done: the next one of its session starts,
+ * or the slot goes. */
+static void api_patch_release(struct api_op *op)
+{
+	struct api *api = op->api;
+	struct api_patch_slot **pp = &api->patch_slots[api_patch_bucket(op->key)], *slot;
+	struct api_op *next = NULL;
+
+	pthread_mutex_lock(&api->patch_lock);
+	while (*pp && strcmp((*pp)->key, op->key) != 0)
+		pp = &(*pp)->next;
+	slot = *pp;
+	if (slot && slot->waiting_head) {
+		next = slot->waiting_head;
+		slot->waiting_head = next->next_waiting;
+		if (!slot->waiting_head)
+			slot->waiting_tail = NULL;
+		next->next_waiting = NULL;
+		next->holds_patch_slot = true;
+	} else if (slot) {
+		*pp = slot->next;
+		free(slot->key);
+		free(slot);
+	}
+	op->holds_patch_slot = false;
+	pthread_mutex_unlock(&api->patch_lock);
+	if (next) {
+		next->now = api_now();
+		api_send_get(next, true, 0);
+	}
+}
+
 static void api_patch(void *ctx, struct http_request *req)
 {
 	struct api_op *op = api_begin(ctx, req, STEP_PATCH_READ);
@@ -869,7 +961,8 @@ static void api_patch(void *ctx, struct http_request *req)
 		return;
 	}
 	http_suspend(req);
-	api_send_get(op, true, 0);
+	if (api_patch_acquire(op))
+		api_send_get(op, true, 0);
 }
 
 static void api_touch(void *ctx, struct http_request *req)
@@ -1078,6 +1171,7 @@ struct api *api_new(const struct conf *conf, struct ddb_client *ddb)
 	api->conf = conf;
 	api->ddb = ddb;
 	pthread_mutex_init(&api->ready_lock, NULL);
+	pthread_mutex_init(&api->patch_lock, NULL);
 	return api;
 }
 
@@ -1101,5 +1195,13 @@ void api_free(struct api *api)
 	if (!api)
 		return;
 	pthread_mutex_destroy(&api->ready_lock);
+	pthread_mutex_destroy(&api->patch_lock);
+	for (size_t i = 0; i < API_PATCH_BUCKETS; i++)
+		while (api->patch_slots[i]) {
+			struct api_patch_slot *slot = api->patch_slots[i];
+			api->patch_slots[i] = slot->next;
+			free(slot->key);
+			free(slot);
+		}
 	free(api);
 }
