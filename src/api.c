@@ -16,6 +16,7 @@
 #include "sessiond/api.h"
 #include "sessiond/buf.h"
 #include "sessiond/log.h"
+#include "sessiond/now.h"
 #include "sessiond/metrics.h"
 #include "sessiond/session.h"
 
@@ -91,25 +92,6 @@ struct api_op {
 	struct api_op *next_waiting;
 };
 
-static int64_t api_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wall-clock seconds. Not time(2): glibc serves it from the coarse clock,
- * which may still read the previous second for a few milliseconds after a
- * client has seen the next one. */
-static int64_t api_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 static void api_patch_release(struct api_op *op);
 
 static void api_op_free(struct api_op *op)
@@ -134,7 +116,7 @@ static struct api_op *api_op_new(struct api *api, struct http_request *req, enum
 	op->api = api;
 	op->req = req;
 	op->step = step;
-	op->now = api_now();
+	op->now = now_wall_s();
 	buf_init(&key, 0);
 	if (buf_append_str(&key, api->conf->dynamodb.prefix) != ERROR_OK ||
 	    buf_append_str(&key, http_request_id(req)) != ERROR_OK) {
@@ -474,7 +456,7 @@ static void api_retry(struct api_op *op, enum api_step step)
 	delay = 1 + (long)(r % (2u << (op->tries < 5 ? op->tries : 5)));
 	op->step = step;
 	if (step == STEP_PATCH_READ) {
-		op->now = api_now();
+		op->now = now_wall_s();
 		api_send_get(op, true, delay);
 	} else {
 		op->step = STEP_PUT_REPLACE;
@@ -923,7 +905,7 @@ static void api_patch_release(struct api_op *op)
 	op->holds_patch_slot = false;
 	pthread_mutex_unlock(&api->patch_lock);
 	if (next) {
-		next->now = api_now();
+		next->now = now_wall_s();
 		api_send_get(next, true, 0);
 	}
 }
@@ -1034,7 +1016,7 @@ static void api_on_ready(void *arg, struct ddb_result *res)
 			 res->err.type[0] ? res->err.type : error_str(res->rc));
 	pthread_mutex_lock(&api->ready_lock);
 	api->ready_ok = ok;
-	api->ready_at_ms = api_mono_ms();
+	api->ready_at_ms = now_mono_ms();
 	memcpy(api->ready_reason, reason, sizeof(reason));
 	pthread_mutex_unlock(&api->ready_lock);
 	http_request_add_attempts(w->req, res->attempts);
@@ -1055,12 +1037,12 @@ static void api_readyz(void *ctx, struct http_request *req)
 	/* Credentials that expired and could not be refreshed: not ready, and
 	 * no DynamoDB call can tell us more. */
 	if (api->creds && creds_last_refresh_failed(api->creds) && creds_expiration(api->creds) &&
-	    creds_expiration(api->creds) <= api_now()) {
+	    creds_expiration(api->creds) <= now_wall_s()) {
 		api_ready_answer(req, false, "AWS credentials expired and could not be refreshed");
 		return;
 	}
 	pthread_mutex_lock(&api->ready_lock);
-	fresh = api->ready_at_ms && api_mono_ms() - api->ready_at_ms < API_READY_CACHE_MS;
+	fresh = api->ready_at_ms && now_mono_ms() - api->ready_at_ms < API_READY_CACHE_MS;
 	ok = api->ready_ok;
 	memcpy(reason, api->ready_reason, sizeof(reason));
 	pthread_mutex_unlock(&api->ready_lock);

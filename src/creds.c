@@ -47,6 +47,7 @@
 #include "sessiond/buf.h"
 #include "sessiond/creds.h"
 #include "sessiond/log.h"
+#include "sessiond/now.h"
 
 #ifndef SESSIOND_VERSION
 #define SESSIOND_VERSION "0"
@@ -144,19 +145,6 @@ static void creds_why(struct creds_reason *r, bool configured, const char *fmt, 
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
 	va_end(ap);
 	r->configured = configured;
-}
-
-static int64_t creds_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t creds_wall_s(void)
-{
-	return (int64_t)time(NULL);
 }
 
 static bool creds_set(const char *s)
@@ -1084,7 +1072,7 @@ static enum error_code creds_fetch(struct creds *c, struct creds_value *out, str
 	}
 	if (rc != ERROR_OK)
 		return rc;
-	now = creds_wall_s();
+	now = now_wall_s();
 	if (out->expiration && out->expiration <= now) {
 		creds_why(r, true, "credentials expired %" PRId64 " s ago", now - out->expiration);
 		creds_value_wipe(out);
@@ -1213,7 +1201,7 @@ static enum error_code creds_web_identity(struct creds *c, const struct creds_co
 		return rc;
 	if (!creds_set(session_name)) {
 		/* The SDKs make one up too; STS wants [\w+=,.@-]{2,64}. */
-		snprintf(session, sizeof(session), "sessiond-%" PRId64, creds_wall_s());
+		snprintf(session, sizeof(session), "sessiond-%" PRId64, now_wall_s());
 		session_name = session;
 	}
 	c->f.kind = CREDS_KIND_WEB_IDENTITY;
@@ -1709,10 +1697,10 @@ static enum error_code creds_from_imds(struct creds *c, const struct creds_confi
  * their remaining life (1 s to 60 s). After a failure: 1 s doubling to 60 s. */
 static void creds_schedule(struct creds *c, bool ok)
 {
-	int64_t now_ms = creds_mono_ms(), wait_ms;
+	int64_t now_ms = now_mono_ms(), wait_ms;
 
 	if (ok) {
-		int64_t left_ms = (c->cur.expiration - creds_wall_s()) * 1000;
+		int64_t left_ms = (c->cur.expiration - now_wall_s()) * 1000;
 		if (left_ms > c->margin_ms) {
 			int64_t slack = left_ms - c->margin_ms;
 			int64_t jitter =
@@ -1762,7 +1750,7 @@ static enum error_code creds_refresh(struct creds *c, uint64_t seen)
 		c->cur = fresh;
 		c->last_failed = false;
 		c->failures = 0;
-		c->last_ok_ms = creds_mono_ms();
+		c->last_ok_ms = now_mono_ms();
 		creds_schedule(c, true);
 	} else if (rc != ERROR_CANCELLED) {
 		c->last_failed = true;
@@ -1775,7 +1763,7 @@ static enum error_code creds_refresh(struct creds *c, uint64_t seen)
 
 	if (rc == ERROR_OK)
 		log_info("credentials: refreshed from %s, valid for %" PRId64 " s", c->source,
-			 fresh.expiration ? fresh.expiration - creds_wall_s() : 0);
+			 fresh.expiration ? fresh.expiration - now_wall_s() : 0);
 	else if (rc != ERROR_CANCELLED)
 		log_warn("credentials: refresh from %s failed: %s", c->source, r.text);
 	creds_value_wipe(&fresh);
@@ -1789,7 +1777,7 @@ static void *creds_thread_main(void *arg)
 	pthread_setname_np(pthread_self(), "creds-refresh");
 	pthread_mutex_lock(&c->lock);
 	while (c->running) {
-		int64_t now = creds_mono_ms();
+		int64_t now = now_mono_ms();
 		if (now < c->next_ms) {
 			struct timespec ts = {.tv_sec = c->next_ms / 1000,
 					      .tv_nsec = (c->next_ms % 1000) * 1000000};
@@ -1892,7 +1880,7 @@ struct creds *creds_new(const struct creds_config *cfg, char *why, size_t why_le
 	    (int64_t)(cfg->refresh_margin_s > 0 ? cfg->refresh_margin_s : CREDS_DEFAULT_MARGIN_S) *
 	    1000;
 	if (getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng) || !c->rng)
-		c->rng = (uint64_t)creds_mono_ms() ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
+		c->rng = (uint64_t)now_mono_ms() ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
 
 	for (i = 0; i < sizeof(creds_chain) / sizeof(creds_chain[0]); i++) {
 		struct creds_reason r = {.text = ""};
@@ -1925,11 +1913,11 @@ struct creds *creds_new(const struct creds_config *cfg, char *why, size_t why_le
 			snprintf(why, why_len, "credentials: curl_global_init failed");
 		goto fail;
 	}
-	c->last_ok_ms = creds_mono_ms();
+	c->last_ok_ms = now_mono_ms();
 	if (c->cur.expiration) {
 		log_info("credentials: from %s, valid for %" PRId64
 			 " s, refreshed in the background",
-			 c->source, c->cur.expiration - creds_wall_s());
+			 c->source, c->cur.expiration - now_wall_s());
 		creds_schedule(c, true);
 		c->running = true;
 		if (pthread_create(&c->thread, NULL, creds_thread_main, c) != 0) {
@@ -1967,7 +1955,7 @@ void creds_free(struct creds *c)
 
 static bool creds_expired(const struct creds_value *v)
 {
-	return v->expiration != 0 && creds_wall_s() >= v->expiration;
+	return v->expiration != 0 && now_wall_s() >= v->expiration;
 }
 
 enum error_code creds_get(struct creds *c, struct creds_value *out)
@@ -2006,7 +1994,7 @@ enum error_code creds_refresh_now(struct creds *c)
 		return ERROR_UNAVAILABLE;
 	pthread_mutex_lock(&c->lock);
 	seen = c->generation;
-	recent = !c->last_failed && creds_mono_ms() - c->last_ok_ms < CREDS_REFRESH_NOW_FLOOR_MS;
+	recent = !c->last_failed && now_mono_ms() - c->last_ok_ms < CREDS_REFRESH_NOW_FLOOR_MS;
 	pthread_mutex_unlock(&c->lock);
 	if (recent)
 		return ERROR_OK;

@@ -31,6 +31,7 @@
 #include "sessiond/buf.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/log.h"
+#include "sessiond/now.h"
 #include "sessiond/metrics.h"
 #include "sessiond/sigv4.h"
 
@@ -131,14 +132,6 @@ struct ddb_client {
 	_Atomic uint64_t outcomes[DDB_OP_COUNT][ERROR_COUNT]; /* completed calls */
 	struct metrics_histogram latency[DDB_OP_COUNT];       /* submit to callback */
 };
-
-static int64_t ddb_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void ddb_queue_push(struct ddb_queue *q, struct ddb_call *call)
 {
@@ -518,7 +511,7 @@ static long ddb_attempt_timeout(const struct ddb_client *client, const struct dd
 
 	if (!call->deadline_ms)
 		return client->timeout_ms;
-	left = call->deadline_ms - ddb_now_ms();
+	left = call->deadline_ms - now_mono_ms();
 	if (left < 1)
 		left = 1;
 	return left < client->timeout_ms ? (long)left : client->timeout_ms;
@@ -536,7 +529,7 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 	call->earlier_maybe_applied = call->result.maybe_applied;
 	call->sends = 0;
 	call->curl_error[0] = '\0';
-	if (call->deadline_ms && ddb_now_ms() >= call->deadline_ms) {
+	if (call->deadline_ms && now_mono_ms() >= call->deadline_ms) {
 		ddb_error_set(&call->result.err, DDB_ERR_RETRYABLE, 0, "DeadlineExceeded",
 			      "limits.request_timeout_ms passed before an attempt could start");
 		ddb_call_complete(client, call, ERROR_UNAVAILABLE);
@@ -671,7 +664,7 @@ static bool ddb_retry_decide(struct ddb_client *client, struct ddb_call *call,
 		ceiling = client->backoff_max_ms;
 	*delay_ms = (int64_t)ddb_jitter(client, ceiling);
 	if (call->deadline_ms &&
-	    ddb_now_ms() + *delay_ms + client->timeout_ms > call->deadline_ms) {
+	    now_mono_ms() + *delay_ms + client->timeout_ms > call->deadline_ms) {
 		*why = "deadline";
 		return false;
 	}
@@ -823,7 +816,7 @@ static void ddb_attempt_done(struct ddb_client *client, struct ddb_call *call, C
 	}
 	log_debug("dynamodb %s attempt %u failed (%s), retrying in %" PRId64 " ms",
 		  ddb_op_name(call->op), call->result.attempts, call->result.err.type, delay);
-	call->due_ms = ddb_now_ms() + delay;
+	call->due_ms = now_mono_ms() + delay;
 	ddb_queue_push(&client->backoff, call);
 }
 
@@ -833,7 +826,7 @@ static void ddb_attempt_done(struct ddb_client *client, struct ddb_call *call, C
  * due, or DDB_POLL_MAX_MS when none waits. */
 static long ddb_promote_due(struct ddb_client *client)
 {
-	int64_t now = ddb_now_ms(), next = now + DDB_POLL_MAX_MS;
+	int64_t now = now_mono_ms(), next = now + DDB_POLL_MAX_MS;
 	struct ddb_queue keep = { 0 };
 	struct ddb_call *call;
 
@@ -1074,7 +1067,7 @@ static enum error_code ddb_multi_setup(struct ddb_client *client)
 	curl_multi_setopt(client->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
 	if (getrandom(&client->rng, sizeof(client->rng), 0) != sizeof(client->rng) ||
 	    client->rng == 0)
-		client->rng = (uint64_t)ddb_now_ms() | 1;
+		client->rng = (uint64_t)now_mono_ms() | 1;
 	return ERROR_OK;
 }
 
@@ -1161,9 +1154,9 @@ enum error_code ddb_client_submit_delayed(struct ddb_client *client,
 		goto out;
 	call->done = done;
 	call->arg = arg;
-	call->due_ms = delay_ms > 0 ? ddb_now_ms() + delay_ms : 0;
+	call->due_ms = delay_ms > 0 ? now_mono_ms() + delay_ms : 0;
 	clock_gettime(CLOCK_MONOTONIC, &call->submitted);
-	call->deadline_ms = client->deadline_ms ? ddb_now_ms() + client->deadline_ms : 0;
+	call->deadline_ms = client->deadline_ms ? now_mono_ms() + client->deadline_ms : 0;
 	buf_init(&call->response, client->max_response);
 	pthread_mutex_lock(&client->lock);
 	stopping = client->stopping;

@@ -20,6 +20,7 @@
 
 #include "sessiond/buf.h"
 #include "sessiond/log.h"
+#include "sessiond/now.h"
 #include "sessiond/reaper.h"
 
 #define REAPER_MAX_INFLIGHT 16     /* deletes in flight per reaper */
@@ -61,22 +62,6 @@ struct reaper_wait {
 	bool done;
 	struct ddb_result result;
 };
-
-static int64_t reaper_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t reaper_wall_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
-}
 
 /* Waits on the condition variable for at most ms (lock held). */
 static void reaper_sleep_locked(struct reaper *r, int64_t ms)
@@ -180,7 +165,7 @@ static enum error_code reaper_take_lease(struct reaper *r, bool *held_elsewhere)
 		.values = &values,
 	};
 	struct ddb_result res;
-	int64_t now = reaper_wall_s();
+	int64_t now = now_wall_s();
 	enum error_code rc = ERROR_NOMEM;
 
 	*held_elsewhere = false;
@@ -196,7 +181,7 @@ static enum error_code reaper_take_lease(struct reaper *r, bool *held_elsewhere)
 		rc = ERROR_OK;
 	} else if (rc == ERROR_OK) {
 		pthread_mutex_lock(&r->lock);
-		r->lease_taken_ms = reaper_mono_ms();
+		r->lease_taken_ms = now_mono_ms();
 		pthread_mutex_unlock(&r->lock);
 	}
 	ddb_result_clear(&res);
@@ -213,9 +198,9 @@ static bool reaper_keep_lease(struct reaper *r)
 	bool due, elsewhere = false;
 
 	pthread_mutex_lock(&r->lock);
-	due = reaper_mono_ms() - r->lease_taken_ms > reaper_lease_seconds(r) * 1000 / 2;
+	due = now_mono_ms() - r->lease_taken_ms > reaper_lease_seconds(r) * 1000 / 2;
 	if (due)
-		r->lease_taken_ms = reaper_mono_ms(); /* one renewal at a time */
+		r->lease_taken_ms = now_mono_ms(); /* one renewal at a time */
 	pthread_mutex_unlock(&r->lock);
 	if (!due)
 		return true;
@@ -237,7 +222,7 @@ static void reaper_on_delete(void *arg, struct ddb_result *res)
 	} else if (res->rc == ERROR_UNAVAILABLE) {
 		/* Throttled past the client's retries: slow the pass down; the
 		 * item is found again by the next pass. */
-		r->pause_until_ms = reaper_mono_ms() + REAPER_THROTTLE_PAUSE_MS;
+		r->pause_until_ms = now_mono_ms() + REAPER_THROTTLE_PAUSE_MS;
 	} else if (res->rc != ERROR_CANCELLED) {
 		r->pass_failed = true;
 		log_warn("reaper: delete failed: %s (%s)", error_str(res->rc), res->err.type);
@@ -250,7 +235,7 @@ static void reaper_on_delete(void *arg, struct ddb_result *res)
 static bool reaper_admit_locked(struct reaper *r)
 {
 	for (;;) {
-		int64_t now = reaper_mono_ms();
+		int64_t now = now_mono_ms();
 
 		if (r->stopping)
 			return false;
@@ -404,7 +389,7 @@ enum error_code reaper_pass(struct reaper *r, bool *skipped)
 {
 	struct reaper_segment *segs = NULL;
 	struct reaper_stats before;
-	int64_t started = reaper_mono_ms(), n_started = 0;
+	int64_t started = now_mono_ms(), n_started = 0;
 	bool elsewhere = false, failed;
 	enum error_code rc;
 
@@ -433,7 +418,7 @@ enum error_code reaper_pass(struct reaper *r, bool *skipped)
 	if (!segs)
 		return ERROR_NOMEM;
 	for (int64_t i = 0; i < r->segments; i++) {
-		segs[i] = (struct reaper_segment){ .r = r, .segment = (int)i, .now = reaper_wall_s() };
+		segs[i] = (struct reaper_segment){ .r = r, .segment = (int)i, .now = now_wall_s() };
 		if (pthread_create(&segs[i].thread, NULL, reaper_segment_main, &segs[i]) != 0)
 			break;
 		n_started++;
@@ -455,7 +440,7 @@ enum error_code reaper_pass(struct reaper *r, bool *skipped)
 		 ", kept because touched %" PRIu64 ", %" PRId64 " ms",
 		 failed ? "failed" : r->stopping ? "stopped" : "done",
 		 r->stats.scanned - before.scanned, r->stats.deleted - before.deleted,
-		 r->stats.conflicts - before.conflicts, reaper_mono_ms() - started);
+		 r->stats.conflicts - before.conflicts, now_mono_ms() - started);
 	pthread_mutex_unlock(&r->lock);
 	return failed ? ERROR_UNAVAILABLE : ERROR_OK;
 }
@@ -469,20 +454,20 @@ static int64_t reaper_first_delay_ms(const struct reaper *r)
 	if (r->first_pass_now)
 		return 0;
 	if (RAND_bytes((unsigned char *)&x, sizeof(x)) != 1)
-		x = (uint32_t)reaper_mono_ms();
+		x = (uint32_t)now_mono_ms();
 	return (int64_t)((double)x / 4294967296.0 * (double)r->interval * 1000.0);
 }
 
 static void *reaper_main(void *arg)
 {
 	struct reaper *r = arg;
-	int64_t due = reaper_mono_ms() + reaper_first_delay_ms(r);
+	int64_t due = now_mono_ms() + reaper_first_delay_ms(r);
 	bool skipped;
 
 	pthread_setname_np(pthread_self(), "reaper");
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
-		int64_t now = reaper_mono_ms();
+		int64_t now = now_mono_ms();
 		if (now < due) {
 			reaper_sleep_locked(r, due - now);
 			continue;
@@ -491,7 +476,7 @@ static void *reaper_main(void *arg)
 		/* A failed pass is logged inside and retried next interval. */
 		reaper_pass(r, &skipped);
 		pthread_mutex_lock(&r->lock);
-		due = reaper_mono_ms() + r->interval * 1000;
+		due = now_mono_ms() + r->interval * 1000;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
