@@ -6,9 +6,12 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    ?= build
 CC       ?= cc
+PKG_CONFIG  ?= pkg-config
+DEPS_SCRIPT ?= scripts/install-deps.sh
+RUN_SCRIPT  ?= scripts/run.sh
 
 PKGS     := libmicrohttpd libcurl openssl jansson libconfig zlib
-STD      := -std=c17 -D_GNU_SOURCE
+STD      := -std=c17
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Werror
 OPT      ?= -O2 -g
@@ -16,14 +19,29 @@ DEBUG    ?=
 SANITIZE ?=
 VERSION  := $(shell cat VERSION)
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+# Built the way Debian builds a network daemon. _FORTIFY_SOURCE needs an
+# optimised build and is left out of sanitizer builds, whose interceptors
+# do not see the __*_chk variants it substitutes.
+HARDEN_CPPFLAGS := $(if $(SANITIZE),,-D_FORTIFY_SOURCE=2)
+HARDEN_CFLAGS   := -fstack-protector-strong -fstack-clash-protection \
+                   -fcf-protection -fPIE
+HARDEN_LDFLAGS  := -pie -Wl,-z,relro,-z,now
 
-CFLAGS   := $(STD) $(WARN) $(OPT) $(DEBUG) $(SANITIZE) -pthread \
-            -Iinclude -DSESSIOND_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
-LDFLAGS  := $(SANITIZE) -pthread
-LDLIBS   := $(PKG_LIBS)
+# Recursive (=), so pkg-config runs when a recipe needs the flags, not when
+# make reads this file: on a fresh machine `make run` parses before `deps`
+# has installed the -dev packages (tests/build-after-deps.sh proves it).
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+# The project's flags live in their own variables; the user's or a
+# packager's CPPFLAGS, CFLAGS and LDFLAGS come last, so they win.
+SESSIOND_CPPFLAGS = -D_GNU_SOURCE -Iinclude -DSESSIOND_VERSION='"$(VERSION)"' \
+                    $(HARDEN_CPPFLAGS) $(PKG_CFLAGS) $(CPPFLAGS)
+SESSIOND_CFLAGS   = $(STD) $(WARN) $(OPT) $(DEBUG) $(SANITIZE) $(HARDEN_CFLAGS) \
+                    -pthread $(CFLAGS)
+SESSIOND_LDFLAGS  = $(SANITIZE) $(HARDEN_LDFLAGS) -pthread $(LDFLAGS)
+SESSIOND_LDLIBS   = $(PKG_LIBS) $(LDLIBS)
 
 # Every module but main.c is linked into the tests as well as the daemon.
 LIB_SRCS   := $(filter-out src/main.c,$(wildcard src/*.c))
@@ -46,14 +64,14 @@ all: $(BUILD)/sessiond
 tests: $(TEST_BINS)
 
 $(BUILD)/sessiond: $(BUILD)/src/main.o $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(SESSIOND_LDFLAGS) -o $@ $^ $(SESSIOND_LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS) $(TEST_HELPER_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(SESSIOND_LDFLAGS) -o $@ $^ $(SESSIOND_LDLIBS) $(CHECK_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests -MMD -MP -c -o $@ $<
+	$(CC) $(SESSIOND_CPPFLAGS) $(SESSIOND_CFLAGS) -Itests -MMD -MP -c -o $@ $<
 
 # Installs missing packages (apt, npm ci); the static analysers; 30 s of
 # each fuzzer; the integration suites under ThreadSanitizer; then builds,
@@ -88,12 +106,14 @@ check-fast: all tests
 	scripts/run-tests.sh $(BUILD)
 
 deps:
-	scripts/install-deps.sh
+	$(DEPS_SCRIPT)
 
 # Installs what is missing, builds, then runs dynalite and sessiond with
-# conf/sessiond.dev.conf until Ctrl-C.
-run: deps all
-	scripts/run.sh
+# conf/sessiond.dev.conf until Ctrl-C. The build is a sub-make so that it
+# starts only after deps, even under -j.
+run: deps
+	$(MAKE) --no-print-directory all
+	$(RUN_SCRIPT)
 
 # sessiond against the seed's stack and dynalite itself, side by side
 # (bench/run.sh; QUICK=1 for one short round). Not part of `check`.
@@ -166,7 +186,7 @@ $(BUILD)/libsessiond.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libsessiond.a
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CC) $(SESSIOND_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(SESSIOND_LDLIBS)
 
 # The daemon and every test under ThreadSanitizer in build/tsan; tsan-check
 # runs the integration binaries and the Node suite against it.
