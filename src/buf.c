@@ -21,6 +21,7 @@ void buf_init(struct buf *b, size_t cap)
 	b->len = 0;
 	b->alloc = 0;
 	b->cap = cap;
+	b->err = ERROR_OK;
 }
 
 void buf_free(struct buf *b)
@@ -39,18 +40,35 @@ void buf_free_secret(struct buf *b)
 void buf_reset(struct buf *b)
 {
 	b->len = 0;
+	b->err = ERROR_OK;
 	if (b->data)
 		b->data[0] = '\0';
 }
 
-/* Makes room for extra more bytes plus the terminator. */
+enum error_code buf_error(const struct buf *b)
+{
+	return b->err;
+}
+
+/* Records the first failure; returns rc for the caller to pass on. */
+static enum error_code buf_fail(struct buf *b, enum error_code rc)
+{
+	if (b->err == ERROR_OK)
+		b->err = rc;
+	return rc;
+}
+
+/* Makes room for extra more bytes plus the terminator; refuses once an
+ * earlier append failed. */
 static enum error_code buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need, size;
 	char *p;
 
+	if (b->err != ERROR_OK)
+		return b->err;
 	if (extra > buf_cap(b) - b->len)
-		return ERROR_TOO_LARGE;
+		return buf_fail(b, ERROR_TOO_LARGE);
 	need = b->len + extra + 1;
 	if (need <= b->alloc)
 		return ERROR_OK;
@@ -59,7 +77,7 @@ static enum error_code buf_reserve(struct buf *b, size_t extra)
 		size *= 2;
 	p = realloc(b->data, size);
 	if (!p)
-		return ERROR_NOMEM;
+		return buf_fail(b, ERROR_NOMEM);
 	b->data = p;
 	b->alloc = size;
 	return ERROR_OK;
@@ -98,7 +116,7 @@ enum error_code buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
-		return ERROR_INVALID;
+		return buf_fail(b, ERROR_INVALID);
 	rc = buf_reserve(b, (size_t)n);
 	if (rc != ERROR_OK)
 		return rc;
@@ -125,7 +143,7 @@ enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t 
 	size_t i;
 
 	if (len > SIZE_MAX / 4)
-		return ERROR_TOO_LARGE;
+		return buf_fail(b, ERROR_TOO_LARGE);
 	rc = buf_reserve(b, len * 2);
 	if (rc != ERROR_OK)
 		return rc;
@@ -141,8 +159,12 @@ char *buf_steal(struct buf *b)
 {
 	char *p = b->data;
 
-	if (!p)
+	if (b->err != ERROR_OK) {
+		free(p);
+		p = NULL;
+	} else if (!p) {
 		p = calloc(1, 1);
+	}
 	buf_init(b, b->cap);
 	return p;
 }

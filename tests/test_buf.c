@@ -24,12 +24,33 @@ START_TEST(cap_refuses_and_leaves_buffer_unchanged)
 	struct buf b;
 	buf_init(&b, 5);
 	ck_assert_int_eq(buf_append_str(&b, "abcd"), ERROR_OK);
+	ck_assert_int_eq(buf_error(&b), ERROR_OK);
 	ck_assert_int_eq(buf_append_str(&b, "ef"), ERROR_TOO_LARGE);
-	ck_assert_int_eq(buf_printf(&b, "%d", 42), ERROR_TOO_LARGE);
 	ck_assert_str_eq(b.data, "abcd");
-	ck_assert_int_eq(buf_append_char(&b, 'e'), ERROR_OK);
-	ck_assert_str_eq(b.data, "abcde");
 	buf_free(&b);
+}
+END_TEST
+
+/* A failed append sticks: an append that would fit is refused after it,
+ * so the text can never lose a piece in the middle, and buf_steal hands
+ * out nothing. buf_reset clears the error. */
+START_TEST(error_sticks_until_reset)
+{
+	struct buf b;
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_append_str(&b, "a AND "), ERROR_OK);
+	ck_assert_int_eq(buf_printf(&b, "(%s)", "too long"), ERROR_TOO_LARGE);
+	ck_assert_int_eq(buf_append_char(&b, 'x'), ERROR_TOO_LARGE);
+	ck_assert_int_eq(buf_append_hex(&b, (const unsigned char *)"", 0), ERROR_TOO_LARGE);
+	ck_assert_int_eq(buf_error(&b), ERROR_TOO_LARGE);
+	ck_assert_str_eq(b.data, "a AND ");
+	buf_reset(&b);
+	ck_assert_int_eq(buf_error(&b), ERROR_OK);
+	ck_assert_int_eq(buf_append_char(&b, 'x'), ERROR_OK);
+	ck_assert_int_eq(buf_append_str(&b, "too long"), ERROR_TOO_LARGE);
+	ck_assert_ptr_null(buf_steal(&b));
+	ck_assert_ptr_null(b.data);
+	ck_assert_int_eq(buf_error(&b), ERROR_OK);
 }
 END_TEST
 
@@ -61,6 +82,7 @@ int main(void)
 
 	tcase_add_test(tc, append_grows_and_terminates);
 	tcase_add_test(tc, cap_refuses_and_leaves_buffer_unchanged);
+	tcase_add_test(tc, error_sticks_until_reset);
 	tcase_add_test(tc, printf_hex_and_steal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -1,6 +1,12 @@
 /* buf.h: a growable byte buffer with a hard cap, always NUL-terminated.
  * Every buffer that grows from outside input has a cap, so a hostile or
- * broken peer cannot make sessiond allocate without bound. */
+ * broken peer cannot make sessiond allocate without bound.
+ *
+ * Errors are sticky: the first append that fails (cap, memory) is
+ * remembered, every later append is refused with the same code, and the
+ * final use checks once (buf_error, or buf_steal's NULL). So a text built
+ * from many appends is either whole or known to be broken: an unchecked
+ * append in the middle cannot silently drop a piece of it. */
 #ifndef SESSIOND_BUF_H
 #define SESSIOND_BUF_H
 
@@ -14,6 +20,7 @@ struct buf {
 	size_t len;   /* bytes used, not counting the terminator */
 	size_t alloc; /* bytes allocated */
 	size_t cap;   /* the most len may reach; 0 means SIZE_MAX / 2 */
+	enum error_code err; /* the first failed append, sticky; ERROR_OK */
 };
 
 /* Initialises an empty buffer that may hold at most cap bytes (0: no cap
@@ -27,11 +34,16 @@ void buf_free(struct buf *b);
  * buffers that held secrets. */
 void buf_free_secret(struct buf *b);
 
-/* Empties the buffer and keeps its memory for reuse. */
+/* Empties the buffer, clears its error and keeps its memory for reuse. */
 void buf_reset(struct buf *b);
 
-/* Appends; ERROR_TOO_LARGE past the cap, ERROR_NOMEM. On error the buffer
- * is unchanged. */
+/* ERROR_OK, or the error of the first append that failed since the buffer
+ * was initialised, reset or freed. Check it before using data. */
+enum error_code buf_error(const struct buf *b);
+
+/* Appends; ERROR_TOO_LARGE past the cap, ERROR_NOMEM. On error the bytes
+ * already in the buffer are unchanged, and the error sticks: every later
+ * append returns it without appending. */
 enum error_code buf_append(struct buf *b, const void *data, size_t len);
 enum error_code buf_append_str(struct buf *b, const char *s);
 enum error_code buf_append_char(struct buf *b, char c);
@@ -45,7 +57,8 @@ enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t 
 
 /* Hands the memory to the caller (who frees it with free()) and leaves the
  * buffer empty. Returns an empty string rather than NULL for an empty
- * buffer; NULL only when that allocation fails. */
+ * buffer; NULL when that allocation fails or an append had failed (the
+ * partial text is freed, never handed on). */
 char *buf_steal(struct buf *b);
 
 #endif
