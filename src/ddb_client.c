@@ -1,13 +1,22 @@
-/* ddb_client.c: the DynamoDB transport, a curl multi loop on one I/O thread.
+/* ddb_client.c: the DynamoDB transport, curl multi loops driven by epoll.
  *
- * DESIGN. Submitters encode the request body on their own thread and push a
- * call onto a mutex-protected inbox, then wake the loop with
- * curl_multi_wakeup. Everything else (the signer, the curl handles, the
- * ready and backoff queues) belongs to the I/O thread alone, so it needs no
- * lock. The loop starts at most max_connections attempts at once, so curl
- * never queues a transfer internally and the per-attempt timeout measures
- * the attempt, not time spent waiting for a free connection. HTTP/1.1 only:
- * each attempt in flight holds one pooled keep-alive connection. */
+ * DESIGN. A client has several loops (struct ddb_loop), each with its own
+ * curl multi handle, connection pool, signer and queues, and each turned by
+ * exactly one thread, so none of that needs a lock:
+ *  - every HTTP worker thread attaches a loop to its own event loop
+ *    (ddb_client_attach); a handler's submit goes to the loop of the thread
+ *    it runs on, and the completion runs there too. A request is read,
+ *    signed, sent, decoded and answered on one thread, with no hand-off;
+ *  - the client's own loop runs on its own thread, for every other thread
+ *    (start-up, the reaper, blocking calls): they push onto a locked inbox
+ *    and wake it with an eventfd.
+ * curl is driven with curl_multi_socket_action: its sockets sit in the
+ * thread's epoll set and its timer is a deadline the loop sleeps toward, so
+ * a turn costs only the sockets that are ready. A loop starts at most its
+ * share of max_connections attempts at once, so curl never queues a
+ * transfer internally and the per-attempt timeout measures the attempt,
+ * not time spent waiting for a free connection. HTTP/1.1 only: each
+ * attempt in flight holds one pooled keep-alive connection. */
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -28,8 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/epoll.h>
+
 #include "sessiond/buf.h"
 #include "sessiond/ddb_client.h"
+#include "sessiond/evloop.h"
 #include "sessiond/log.h"
 #include "sessiond/now.h"
 #include "sessiond/metrics.h"
@@ -50,6 +62,7 @@
 struct ddb_call {
 	struct ddb_call *next; /* in exactly one queue at a time */
 	struct ddb_client *client;
+	struct ddb_loop *loop; /* the loop that runs it, start to end */
 	enum ddb_op op;
 	char *body; /* owned, the encoded JSON */
 	size_t body_len;
@@ -83,6 +96,41 @@ struct ddb_queue {
 	struct ddb_call *tail;
 };
 
+/* A socket curl asked us to watch. Freed only after the turn that removed
+ * it, since an event for it may still be in that turn's batch. */
+struct ddb_sock {
+	struct evloop_source src;
+	struct ddb_loop *loop;
+	bool dead;
+	struct ddb_sock *next_dead;
+};
+
+/* One curl multi loop; everything here belongs to the thread that turns
+ * ev, except the inbox (under lock), which other threads fill. */
+struct ddb_loop {
+	struct ddb_client *client;
+	struct evloop *ev;
+	struct evloop_hook hook;
+	CURLM *multi;
+	struct sigv4_signer *signer;
+	struct ddb_queue ready;   /* waiting for a free connection */
+	struct ddb_queue backoff; /* waiting for their retry time */
+	struct ddb_queue flight;  /* attempts in curl's hands */
+	unsigned n_flight;
+	unsigned max_connections; /* this loop's share of the total */
+	CURL **idle_easy;         /* reusable easy handles, at most max_connections */
+	unsigned n_idle_easy;
+	uint64_t rng;             /* xorshift state for backoff jitter: not for secrets */
+	int64_t curl_due_ms;      /* curl's timer, monotonic; -1: none */
+	struct ddb_sock *dead;    /* sockets removed in this turn */
+	_Atomic bool stopping;    /* detached or freed: cancel, start nothing;
+	                             other threads read it under lock */
+
+	pthread_mutex_t lock;     /* the inbox, from other threads */
+	struct ddb_queue inbox;
+	_Atomic bool inbox_pending;
+};
+
 struct ddb_client {
 	/* Settings, immutable after ddb_client_new. */
 	char *region;
@@ -104,31 +152,21 @@ struct ddb_client {
 	long deadline_ms;
 	unsigned retry_quota_max;
 
-	/* Shared between submitters and the I/O thread, under lock. */
-	pthread_mutex_t lock;
-	struct ddb_queue inbox;
-	bool stopping;
+	unsigned loop_connections; /* each loop's share of max_connections */
 
-	/* The I/O thread's own. */
+	/* The client's own loop and the thread that turns it. */
+	struct ddb_loop *own;
 	pthread_t thread;
 	bool thread_started;
-	CURLM *multi;
-	struct sigv4_signer *signer;
-	struct ddb_queue ready;   /* waiting for a free connection */
-	struct ddb_queue backoff; /* waiting for their retry time */
-	struct ddb_queue flight;  /* attempts in curl's hands */
-	unsigned n_flight;
-	CURL **idle_easy; /* reusable easy handles, at most max_connections */
-	unsigned n_idle_easy;
-	uint64_t rng; /* xorshift state for backoff jitter: not for secrets */
-	unsigned quota; /* retry tokens left (AWS standard mode) */
+	_Atomic bool stopping;
+
+	/* Shared by every loop. */
+	_Atomic unsigned quota; /* retry tokens left (AWS standard mode) */
 	_Atomic int64_t clock_offset_s; /* DynamoDB's clock minus ours */
 
-	/* Counters, written by the I/O thread (submitted: by submitters). */
+	/* Counters, written by the loops (submitted: by submitters). */
 	_Atomic uint64_t submitted, completed, attempts, retries, throttles;
 	_Atomic uint64_t conns_opened, conns_open, conns_peak;
-	_Atomic uint64_t loops;
-	_Atomic uint64_t quota_seen; /* quota, mirrored for other threads */
 	_Atomic uint64_t outcomes[DDB_OP_COUNT][ERROR_COUNT]; /* completed calls */
 	struct metrics_histogram latency[DDB_OP_COUNT];       /* submit to callback */
 };
@@ -393,17 +431,17 @@ static CURL *ddb_easy_new(struct ddb_client *client)
 	return easy;
 }
 
-static CURL *ddb_easy_get(struct ddb_client *client)
+static CURL *ddb_easy_get(struct ddb_loop *loop)
 {
-	if (client->n_idle_easy)
-		return client->idle_easy[--client->n_idle_easy];
-	return ddb_easy_new(client);
+	if (loop->n_idle_easy)
+		return loop->idle_easy[--loop->n_idle_easy];
+	return ddb_easy_new(loop->client);
 }
 
-static void ddb_easy_put(struct ddb_client *client, CURL *easy)
+static void ddb_easy_put(struct ddb_loop *loop, CURL *easy)
 {
-	if (client->n_idle_easy < client->max_connections)
-		client->idle_easy[client->n_idle_easy++] = easy;
+	if (loop->n_idle_easy < loop->max_connections)
+		loop->idle_easy[loop->n_idle_easy++] = easy;
 	else
 		curl_easy_cleanup(easy);
 }
@@ -430,8 +468,9 @@ static enum error_code ddb_header_add(struct curl_slist **list, const char *name
 }
 
 /* Signs the call at the current time and builds its header list. */
-static enum error_code ddb_sign(struct ddb_client *client, struct ddb_call *call)
+static enum error_code ddb_sign(struct ddb_loop *loop, struct ddb_call *call)
 {
+	struct ddb_client *client = loop->client;
 	const char *target = ddb_op_target(call->op);
 	char amz_date[SIGV4_AMZ_DATE_LEN + 1];
 	struct sigv4_header signed_headers[5];
@@ -479,7 +518,7 @@ static enum error_code ddb_sign(struct ddb_client *client, struct ddb_call *call
 		signed_headers[n++] = (struct sigv4_header){ "X-Amz-Security-Token",
 							     creds.session_token };
 	req.n_headers = n;
-	rc = sigv4_signer_sign(client->signer, &creds, &req, &params, &authz);
+	rc = sigv4_signer_sign(loop->signer, &creds, &req, &params, &authz);
 	if (rc != ERROR_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -518,8 +557,9 @@ static long ddb_attempt_timeout(const struct ddb_client *client, const struct dd
 }
 
 /* Hands call to curl; on failure completes it at once. */
-static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
+static void ddb_attempt_start(struct ddb_loop *loop, struct ddb_call *call)
 {
+	struct ddb_client *client = loop->client;
 	enum error_code rc;
 
 	buf_reset(&call->response);
@@ -535,7 +575,7 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 		ddb_call_complete(client, call, ERROR_UNAVAILABLE);
 		return;
 	}
-	rc = ddb_sign(client, call);
+	rc = ddb_sign(loop, call);
 	if (rc == ERROR_UNAVAILABLE) {
 		ddb_error_set(&call->result.err, DDB_ERR_RETRYABLE, 0, "NoCredentials",
 			      "the credentials expired and could not be refreshed");
@@ -544,7 +584,7 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 	}
 	if (rc != ERROR_OK)
 		goto fail;
-	call->easy = ddb_easy_get(client);
+	call->easy = ddb_easy_get(loop);
 	if (!call->easy) {
 		rc = ERROR_NOMEM;
 		goto fail;
@@ -559,8 +599,8 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 	curl_easy_setopt(call->easy, CURLOPT_PRIVATE, call);
 	curl_easy_setopt(call->easy, CURLOPT_PREREQFUNCTION, ddb_on_prereq);
 	curl_easy_setopt(call->easy, CURLOPT_PREREQDATA, call);
-	if (curl_multi_add_handle(client->multi, call->easy) != CURLM_OK) {
-		ddb_easy_put(client, call->easy);
+	if (curl_multi_add_handle(loop->multi, call->easy) != CURLM_OK) {
+		ddb_easy_put(loop, call->easy);
 		call->easy = NULL;
 		rc = ERROR_NOMEM;
 		goto fail;
@@ -569,8 +609,8 @@ static void ddb_attempt_start(struct ddb_client *client, struct ddb_call *call)
 	ddb_counter_add(&client->attempts, 1);
 	if (call->result.attempts > 1)
 		ddb_counter_add(&client->retries, 1);
-	ddb_queue_push(&client->flight, call);
-	client->n_flight++;
+	ddb_queue_push(&loop->flight, call);
+	loop->n_flight++;
 	return;
 fail:
 	ddb_error_set(&call->result.err, DDB_ERR_FATAL, 0, "ClientError", error_str(rc));
@@ -578,13 +618,13 @@ fail:
 }
 
 /* Takes call's easy handle back from curl. */
-static void ddb_attempt_detach(struct ddb_client *client, struct ddb_call *call)
+static void ddb_attempt_detach(struct ddb_loop *loop, struct ddb_call *call)
 {
-	curl_multi_remove_handle(client->multi, call->easy);
-	ddb_easy_put(client, call->easy);
+	curl_multi_remove_handle(loop->multi, call->easy);
+	ddb_easy_put(loop, call->easy);
 	call->easy = NULL;
-	ddb_queue_remove(&client->flight, call);
-	client->n_flight--;
+	ddb_queue_remove(&loop->flight, call);
+	loop->n_flight--;
 }
 
 /* Transport faults worth another attempt: the network or the peer hiccuped.
@@ -620,27 +660,43 @@ static bool ddb_transport_retryable(CURLcode res)
 #define DDB_TIMEOUT_RETRY_COST 10
 #define DDB_NO_RETRY_INCREMENT 1
 
-static void ddb_quota_set(struct ddb_client *client, unsigned quota)
+/* The quota is one bucket for the whole client, shared by its loops. */
+static void ddb_quota_give(struct ddb_client *client, unsigned n)
 {
-	client->quota = quota > client->retry_quota_max ? client->retry_quota_max : quota;
-	atomic_store(&client->quota_seen, client->quota);
+	unsigned q = atomic_load(&client->quota), want;
+
+	do {
+		want = q + n > client->retry_quota_max ? client->retry_quota_max : q + n;
+	} while (!atomic_compare_exchange_weak(&client->quota, &q, want));
+}
+
+/* Takes cost tokens; false (and nothing taken) when fewer are left. */
+static bool ddb_quota_take(struct ddb_client *client, unsigned cost)
+{
+	unsigned q = atomic_load(&client->quota);
+
+	do {
+		if (q < cost)
+			return false;
+	} while (!atomic_compare_exchange_weak(&client->quota, &q, q - cost));
+	return true;
 }
 
 static void ddb_quota_on_success(struct ddb_client *client, const struct ddb_call *call)
 {
-	ddb_quota_set(client, client->quota + (call->result.attempts > 1 ? call->retry_cost
-									 : DDB_NO_RETRY_INCREMENT));
+	ddb_quota_give(client, call->result.attempts > 1 ? call->retry_cost
+							 : DDB_NO_RETRY_INCREMENT);
 }
 
-static uint64_t ddb_jitter(struct ddb_client *client, uint64_t ceiling)
+static uint64_t ddb_jitter(struct ddb_loop *loop, uint64_t ceiling)
 {
 	/* xorshift64: fast, and jitter needs no cryptographic quality. */
-	uint64_t x = client->rng;
+	uint64_t x = loop->rng;
 
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
-	client->rng = x;
+	loop->rng = x;
 	return x % (ceiling + 1);
 }
 
@@ -648,9 +704,10 @@ static uint64_t ddb_jitter(struct ddb_client *client, uint64_t ceiling)
  * exponential backoff, uniform in [0, min(max, base * 2^(attempts - 1))].
  * No: attempts spent, the quota empty, or no time left to finish one more
  * attempt before the deadline. why names the reason. */
-static bool ddb_retry_decide(struct ddb_client *client, struct ddb_call *call,
+static bool ddb_retry_decide(struct ddb_loop *loop, struct ddb_call *call,
 			     int64_t *delay_ms, const char **why)
 {
+	struct ddb_client *client = loop->client;
 	uint64_t ceiling = client->backoff_base_ms;
 	unsigned shift = call->result.attempts - 1;
 	unsigned cost = call->timed_out ? DDB_TIMEOUT_RETRY_COST : DDB_RETRY_COST;
@@ -662,17 +719,16 @@ static bool ddb_retry_decide(struct ddb_client *client, struct ddb_call *call,
 	ceiling = shift >= 31 ? client->backoff_max_ms : ceiling << shift;
 	if (ceiling > client->backoff_max_ms)
 		ceiling = client->backoff_max_ms;
-	*delay_ms = (int64_t)ddb_jitter(client, ceiling);
+	*delay_ms = (int64_t)ddb_jitter(loop, ceiling);
 	if (call->deadline_ms &&
 	    now_mono_ms() + *delay_ms + client->timeout_ms > call->deadline_ms) {
 		*why = "deadline";
 		return false;
 	}
-	if (client->quota < cost) {
+	if (!ddb_quota_take(client, cost)) {
 		*why = "retry quota";
 		return false;
 	}
-	ddb_quota_set(client, client->quota - cost);
 	call->retry_cost = cost;
 	return true;
 }
@@ -787,14 +843,15 @@ static enum error_code ddb_attempt_judge(struct ddb_client *client, struct ddb_c
 }
 
 /* A transfer ended: complete the call, or park it for a retry. */
-static void ddb_attempt_done(struct ddb_client *client, struct ddb_call *call, CURLcode res)
+static void ddb_attempt_done(struct ddb_loop *loop, struct ddb_call *call, CURLcode res)
 {
+	struct ddb_client *client = loop->client;
 	enum error_code rc = ddb_attempt_judge(client, call, res);
 	int64_t delay;
 
 	const char *why = NULL;
 
-	ddb_attempt_detach(client, call);
+	ddb_attempt_detach(loop, call);
 	if (rc == ERROR_OK)
 		ddb_quota_on_success(client, call);
 	if (rc == ERROR_OK || call->result.err.cls != DDB_ERR_RETRYABLE) {
@@ -808,7 +865,7 @@ static void ddb_attempt_done(struct ddb_client *client, struct ddb_call *call, C
 	if (call->skew_pending) {
 		call->skew_pending = false;
 		delay = 0; /* the one re-signed retry, outside the quota */
-	} else if (!ddb_retry_decide(client, call, &delay, &why)) {
+	} else if (!ddb_retry_decide(loop, call, &delay, &why)) {
 		log_debug("dynamodb %s: no retry (%s): %s", ddb_op_name(call->op), why,
 			  call->result.err.type);
 		ddb_call_complete(client, call, ERROR_UNAVAILABLE);
@@ -817,102 +874,309 @@ static void ddb_attempt_done(struct ddb_client *client, struct ddb_call *call, C
 	log_debug("dynamodb %s attempt %u failed (%s), retrying in %" PRId64 " ms",
 		  ddb_op_name(call->op), call->result.attempts, call->result.err.type, delay);
 	call->due_ms = now_mono_ms() + delay;
-	ddb_queue_push(&client->backoff, call);
+	ddb_queue_push(&loop->backoff, call);
 }
 
 /* ---- the loop ---------------------------------------------------------- */
 
 /* Moves due retries to the ready queue; returns ms until the next one is
- * due, or DDB_POLL_MAX_MS when none waits. */
-static long ddb_promote_due(struct ddb_client *client)
+ * due, or -1 when none waits. */
+static long ddb_promote_due(struct ddb_loop *loop)
 {
-	int64_t now = now_mono_ms(), next = now + DDB_POLL_MAX_MS;
+	int64_t now, next = -1;
 	struct ddb_queue keep = { 0 };
 	struct ddb_call *call;
 
-	while ((call = ddb_queue_pop(&client->backoff))) {
+	if (!loop->backoff.head)
+		return -1;
+	now = now_mono_ms();
+	while ((call = ddb_queue_pop(&loop->backoff))) {
 		if (call->due_ms <= now) {
-			ddb_queue_push(&client->ready, call);
+			ddb_queue_push(&loop->ready, call);
 		} else {
-			if (call->due_ms < next)
+			if (next < 0 || call->due_ms < next)
 				next = call->due_ms;
 			ddb_queue_push(&keep, call);
 		}
 	}
-	client->backoff = keep;
-	return (long)(next - now);
+	loop->backoff = keep;
+	return next < 0 ? -1 : (long)(next - now);
 }
 
-static void ddb_collect_done(struct ddb_client *client)
+static void ddb_collect_done(struct ddb_loop *loop)
 {
 	struct ddb_call *call;
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(client->multi, &left))) {
+	while ((msg = curl_multi_info_read(loop->multi, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		ddb_attempt_done(client, call, msg->data.result);
+		ddb_attempt_done(loop, call, msg->data.result);
 	}
 }
 
-/* Completes every call that has not finished with ERROR_CANCELLED. */
-static void ddb_cancel_all(struct ddb_client *client)
+/* Lets curl act on a socket (or, with CURL_SOCKET_TIMEOUT, on its timer)
+ * and finishes the transfers that ended. */
+static void ddb_socket_action(struct ddb_loop *loop, curl_socket_t fd, int mask)
+{
+	int running;
+
+	curl_multi_socket_action(loop->multi, fd, mask, &running);
+	ddb_collect_done(loop);
+}
+
+static void ddb_on_socket_event(void *arg, uint32_t events)
+{
+	struct ddb_sock *sock = arg;
+	int mask = 0;
+
+	if (sock->dead)
+		return;
+	if (events & EPOLLIN)
+		mask |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		mask |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		mask |= CURL_CSELECT_ERR;
+	ddb_socket_action(sock->loop, sock->src.fd, mask);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: curl says which events it wants on a socket. */
+static int ddb_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct ddb_loop *loop = userp;
+	struct ddb_sock *sock = socketp;
+	uint32_t events = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (sock) {
+			evloop_del(loop->ev, &sock->src);
+			sock->dead = true;
+			sock->next_dead = loop->dead;
+			loop->dead = sock;
+			curl_multi_assign(loop->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		events |= EPOLLIN;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		events |= EPOLLOUT;
+	if (!sock) {
+		sock = calloc(1, sizeof(*sock));
+		if (!sock)
+			return -1; /* curl fails the transfers on this socket */
+		sock->src = (struct evloop_source){ .fd = fd, .fn = ddb_on_socket_event, .arg = sock };
+		sock->loop = loop;
+		if (evloop_add(loop->ev, &sock->src, events) != ERROR_OK) {
+			free(sock);
+			return -1;
+		}
+		curl_multi_assign(loop->multi, fd, sock);
+		return 0;
+	}
+	return evloop_mod(loop->ev, &sock->src, events) == ERROR_OK ? 0 : -1;
+}
+
+/* CURLMOPT_TIMERFUNCTION: curl's next deadline (-1: none). */
+static int ddb_on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct ddb_loop *loop = userp;
+
+	(void)multi;
+	loop->curl_due_ms = timeout_ms < 0 ? -1 : now_mono_ms() + timeout_ms;
+	return 0;
+}
+
+/* Moves calls other threads queued for this loop onto its backoff queue,
+ * which releases them when due: at once unless submitted with a delay. */
+static void ddb_take_inbox(struct ddb_loop *loop)
+{
+	if (!atomic_load_explicit(&loop->inbox_pending, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&loop->lock);
+	atomic_store_explicit(&loop->inbox_pending, false, memory_order_relaxed);
+	ddb_queue_splice(&loop->backoff, &loop->inbox);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+/* evloop hook: how long the loop may sleep before this one has work. */
+static long ddb_hook_timeout(void *arg)
+{
+	struct ddb_loop *loop = arg;
+	long wait = -1, t;
+
+	if (atomic_load_explicit(&loop->inbox_pending, memory_order_acquire) ||
+	    (loop->ready.head && loop->n_flight < loop->max_connections))
+		return 0;
+	if (loop->curl_due_ms >= 0) {
+		t = (long)(loop->curl_due_ms - now_mono_ms());
+		wait = t < 0 ? 0 : t;
+	}
+	if (loop->backoff.head) {
+		t = ddb_promote_due(loop);
+		if (loop->ready.head && loop->n_flight < loop->max_connections)
+			return 0;
+		if (t >= 0 && (wait < 0 || t < wait))
+			wait = t;
+	}
+	return wait;
+}
+
+/* evloop hook, once per turn: curl's timer, due retries, new calls. A
+ * started attempt makes curl ask for an immediate timeout, so the loop
+ * goes round until curl has nothing more to do now (the request is on the
+ * wire) and no call could start. */
+static void ddb_hook_run(void *arg)
+{
+	struct ddb_loop *loop = arg;
+	struct ddb_sock *sock;
+	struct ddb_call *call;
+
+	for (int round = 0; round < 8; round++) {
+		bool started = false;
+
+		ddb_take_inbox(loop);
+		ddb_promote_due(loop);
+		while (!loop->stopping && loop->n_flight < loop->max_connections &&
+		       (call = ddb_queue_pop(&loop->ready))) {
+			ddb_attempt_start(loop, call);
+			started = true;
+		}
+		if (loop->curl_due_ms >= 0 && loop->curl_due_ms <= now_mono_ms()) {
+			loop->curl_due_ms = -1;
+			ddb_socket_action(loop, CURL_SOCKET_TIMEOUT, 0);
+		} else if (!started) {
+			break;
+		}
+	}
+	while ((sock = loop->dead)) {
+		loop->dead = sock->next_dead;
+		free(sock);
+	}
+}
+
+/* Completes every call of loop that has not finished with ERROR_CANCELLED,
+ * on loop's thread. */
+static void ddb_cancel_all(struct ddb_loop *loop)
 {
 	struct ddb_call *call;
 
-	while ((call = client->flight.head)) {
-		ddb_attempt_detach(client, call);
-		ddb_queue_push(&client->ready, call);
+	pthread_mutex_lock(&loop->lock);
+	atomic_store(&loop->stopping, true);
+	pthread_mutex_unlock(&loop->lock);
+	while ((call = loop->flight.head)) {
+		ddb_attempt_detach(loop, call);
+		ddb_queue_push(&loop->ready, call);
 	}
-	ddb_queue_splice(&client->ready, &client->backoff);
-	pthread_mutex_lock(&client->lock);
-	ddb_queue_splice(&client->ready, &client->inbox);
-	pthread_mutex_unlock(&client->lock);
-	while ((call = ddb_queue_pop(&client->ready))) {
+	ddb_queue_splice(&loop->ready, &loop->backoff);
+	pthread_mutex_lock(&loop->lock);
+	ddb_queue_splice(&loop->ready, &loop->inbox);
+	pthread_mutex_unlock(&loop->lock);
+	while ((call = ddb_queue_pop(&loop->ready))) {
 		ddb_error_set(&call->result.err, DDB_ERR_FATAL, 0, "Cancelled",
 			      "the client shut down");
-		ddb_call_complete(client, call, ERROR_CANCELLED);
+		ddb_call_complete(loop->client, call, ERROR_CANCELLED);
 	}
 }
 
+/* The loop the calling thread turns, if any (see ddb_client_attach). */
+static _Thread_local struct ddb_loop *ddb_this_loop;
+
+static void ddb_loop_free(struct ddb_loop *loop)
+{
+	struct ddb_sock *sock;
+
+	if (!loop)
+		return;
+	if (loop->ev)
+		evloop_del_hook(loop->ev, &loop->hook);
+	if (loop->multi)
+		curl_multi_cleanup(loop->multi);
+	while ((sock = loop->dead)) {
+		loop->dead = sock->next_dead;
+		free(sock);
+	}
+	for (unsigned i = 0; i < loop->n_idle_easy; i++)
+		curl_easy_cleanup(loop->idle_easy[i]);
+	free(loop->idle_easy);
+	sigv4_signer_free(loop->signer);
+	pthread_mutex_destroy(&loop->lock);
+	free(loop);
+}
+
+/* A loop on ev, which the calling thread turns. */
+static struct ddb_loop *ddb_loop_new(struct ddb_client *client, struct evloop *ev)
+{
+	struct ddb_loop *loop = calloc(1, sizeof(*loop));
+	long max;
+
+	if (!loop)
+		return NULL;
+	pthread_mutex_init(&loop->lock, NULL);
+	loop->client = client;
+	loop->curl_due_ms = -1;
+	loop->max_connections = client->loop_connections;
+	max = (long)loop->max_connections;
+	loop->multi = curl_multi_init();
+	loop->idle_easy = calloc(loop->max_connections, sizeof(*loop->idle_easy));
+	loop->signer = sigv4_signer_new();
+	if (!loop->multi || !loop->idle_easy || !loop->signer) {
+		ddb_loop_free(loop);
+		return NULL;
+	}
+	/* The loop already keeps attempts <= max; these make curl agree, keep
+	 * that many idle connections, and never multiplex. */
+	curl_multi_setopt(loop->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max);
+	curl_multi_setopt(loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
+	curl_multi_setopt(loop->multi, CURLMOPT_MAXCONNECTS, max);
+	curl_multi_setopt(loop->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, ddb_on_socket);
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, ddb_on_timer);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
+	if (getrandom(&loop->rng, sizeof(loop->rng), 0) != sizeof(loop->rng) || loop->rng == 0)
+		loop->rng = (uint64_t)now_mono_ms() | 1;
+	loop->ev = ev;
+	loop->hook = (struct evloop_hook){
+		.timeout_ms = ddb_hook_timeout, .run = ddb_hook_run, .arg = loop
+	};
+	evloop_add_hook(ev, &loop->hook);
+	return loop;
+}
+
+struct ddb_loop *ddb_client_attach(struct ddb_client *client, struct evloop *ev)
+{
+	struct ddb_loop *loop = ddb_loop_new(client, ev);
+
+	if (loop)
+		ddb_this_loop = loop;
+	return loop;
+}
+
+void ddb_client_detach(struct ddb_loop *loop)
+{
+	if (!loop)
+		return;
+	ddb_cancel_all(loop);
+	if (ddb_this_loop == loop)
+		ddb_this_loop = NULL;
+	ddb_loop_free(loop);
+}
+
+/* The client's own loop, for every thread that turns none. */
 static void *ddb_io_thread(void *arg)
 {
 	struct ddb_client *client = arg;
-	struct ddb_call *call;
-	long wait_ms, curl_ms;
-	bool stop;
-	int running;
 
 	pthread_setname_np(pthread_self(), "ddb-io");
-	for (;;) {
-		ddb_counter_add(&client->loops, 1);
-		pthread_mutex_lock(&client->lock);
-		stop = client->stopping;
-		/* New calls pass through the backoff queue, which releases
-		 * them when due: at once unless submitted with a delay. */
-		ddb_queue_splice(&client->backoff, &client->inbox);
-		pthread_mutex_unlock(&client->lock);
-		if (stop)
-			break;
-		ddb_promote_due(client);
-		while (client->n_flight < client->max_connections &&
-		       (call = ddb_queue_pop(&client->ready)))
-			ddb_attempt_start(client, call);
-		curl_multi_perform(client->multi, &running);
-		ddb_collect_done(client);
-		/* Completions may have scheduled retries (promoted here when
-		 * due) or freed connections for waiting calls. */
-		wait_ms = ddb_promote_due(client);
-		if (client->ready.head && client->n_flight < client->max_connections)
-			continue;
-		if (curl_multi_timeout(client->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 &&
-		    curl_ms < wait_ms)
-			wait_ms = curl_ms;
-		curl_multi_poll(client->multi, NULL, 0, (int)wait_ms, NULL);
-	}
-	ddb_cancel_all(client);
+	ddb_this_loop = client->own;
+	while (!atomic_load(&client->stopping))
+		evloop_turn(client->own->ev, DDB_POLL_MAX_MS);
+	ddb_cancel_all(client->own);
 	return NULL;
 }
 
@@ -987,13 +1251,10 @@ static void ddb_secret_free(char *s)
 
 static void ddb_client_release(struct ddb_client *client)
 {
-	if (client->multi)
-		curl_multi_cleanup(client->multi);
-	for (unsigned i = 0; i < client->n_idle_easy; i++)
-		curl_easy_cleanup(client->idle_easy[i]);
-	free(client->idle_easy);
-	sigv4_signer_free(client->signer);
-	pthread_mutex_destroy(&client->lock);
+	struct evloop *ev = client->own ? client->own->ev : NULL;
+
+	ddb_loop_free(client->own); /* before its evloop: curl unwatches sockets */
+	evloop_free(ev);
 	free(client->region);
 	free(client->url);
 	free(client->host);
@@ -1046,28 +1307,27 @@ static enum error_code ddb_client_configure(struct ddb_client *client,
 						     : DDB_DEFAULT_BACKOFF_MAX_MS;
 	client->deadline_ms = cfg->deadline_ms > 0 ? cfg->deadline_ms : 0;
 	client->retry_quota_max = cfg->retry_quota ? cfg->retry_quota : DDB_DEFAULT_RETRY_QUOTA;
-	ddb_quota_set(client, client->retry_quota_max);
+	atomic_store(&client->quota, client->retry_quota_max);
+	/* max_connections is a total: each worker loop and the client's own
+	 * loop get an equal share, rounded up. */
+	client->loop_connections = (client->max_connections + cfg->worker_loops) /
+				   (cfg->worker_loops + 1);
+	if (client->loop_connections == 0)
+		client->loop_connections = 1;
 	return ddb_parse_endpoint(client);
 }
 
-static enum error_code ddb_multi_setup(struct ddb_client *client)
+static enum error_code ddb_own_loop_setup(struct ddb_client *client)
 {
-	long max = (long)client->max_connections;
+	struct evloop *ev = evloop_new();
 
-	client->multi = curl_multi_init();
-	client->idle_easy = calloc(client->max_connections, sizeof(*client->idle_easy));
-	client->signer = sigv4_signer_new();
-	if (!client->multi || !client->idle_easy || !client->signer)
+	if (!ev)
 		return ERROR_NOMEM;
-	/* The loop already keeps attempts <= max; these make curl agree, keep
-	 * that many idle connections, and never multiplex. */
-	curl_multi_setopt(client->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max);
-	curl_multi_setopt(client->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
-	curl_multi_setopt(client->multi, CURLMOPT_MAXCONNECTS, max);
-	curl_multi_setopt(client->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-	if (getrandom(&client->rng, sizeof(client->rng), 0) != sizeof(client->rng) ||
-	    client->rng == 0)
-		client->rng = (uint64_t)now_mono_ms() | 1;
+	client->own = ddb_loop_new(client, ev);
+	if (!client->own) {
+		evloop_free(ev);
+		return ERROR_NOMEM;
+	}
 	return ERROR_OK;
 }
 
@@ -1083,9 +1343,8 @@ struct ddb_client *ddb_client_new(const struct ddb_client_config *cfg, enum erro
 		curl_global_cleanup();
 		goto out;
 	}
-	pthread_mutex_init(&client->lock, NULL);
 	if ((rc = ddb_client_configure(client, cfg)) != ERROR_OK ||
-	    (rc = ddb_multi_setup(client)) != ERROR_OK)
+	    (rc = ddb_own_loop_setup(client)) != ERROR_OK)
 		goto out;
 	if (pthread_create(&client->thread, NULL, ddb_io_thread, client) != 0) {
 		rc = ERROR_IO;
@@ -1108,10 +1367,8 @@ void ddb_client_free(struct ddb_client *client)
 	if (!client)
 		return;
 	if (client->thread_started) {
-		pthread_mutex_lock(&client->lock);
-		client->stopping = true;
-		pthread_mutex_unlock(&client->lock);
-		curl_multi_wakeup(client->multi);
+		atomic_store(&client->stopping, true);
+		evloop_wake(client->own->ev);
 		pthread_join(client->thread, NULL);
 	}
 	ddb_client_release(client);
@@ -1131,6 +1388,7 @@ enum error_code ddb_client_submit_delayed(struct ddb_client *client,
 {
 	struct ddb_call *call = NULL;
 	enum error_code rc = ERROR_NOMEM;
+	struct ddb_loop *loop;
 	struct buf body;
 	bool stopping;
 
@@ -1158,18 +1416,30 @@ enum error_code ddb_client_submit_delayed(struct ddb_client *client,
 	clock_gettime(CLOCK_MONOTONIC, &call->submitted);
 	call->deadline_ms = client->deadline_ms ? now_mono_ms() + client->deadline_ms : 0;
 	buf_init(&call->response, client->max_response);
-	pthread_mutex_lock(&client->lock);
-	stopping = client->stopping;
-	if (!stopping)
-		ddb_queue_push(&client->inbox, call);
-	pthread_mutex_unlock(&client->lock);
-	if (stopping) {
-		rc = ERROR_CANCELLED;
-		goto out;
+	loop = ddb_this_loop;
+	if (loop && loop->client == client && !loop->stopping) {
+		/* This thread turns the loop: queue without a lock; the loop
+		 * starts it in this very turn, after the handler returns. */
+		call->loop = loop;
+		ddb_queue_push(&loop->backoff, call);
+	} else {
+		loop = client->own;
+		call->loop = loop;
+		pthread_mutex_lock(&loop->lock);
+		stopping = atomic_load(&client->stopping) || loop->stopping;
+		if (!stopping) {
+			ddb_queue_push(&loop->inbox, call);
+			atomic_store_explicit(&loop->inbox_pending, true, memory_order_release);
+		}
+		pthread_mutex_unlock(&loop->lock);
+		if (stopping) {
+			rc = ERROR_CANCELLED;
+			goto out;
+		}
+		evloop_wake(loop->ev);
 	}
-	call = NULL; /* the I/O thread owns it now */
+	call = NULL; /* the loop owns it now */
 	ddb_counter_add(&client->submitted, 1);
-	curl_multi_wakeup(client->multi);
 	rc = ERROR_OK;
 out:
 	ddb_call_free(call);
@@ -1236,8 +1506,8 @@ void ddb_client_stats(struct ddb_client *client, struct ddb_client_stats *out)
 	out->connections_opened = atomic_load(&client->conns_opened);
 	out->connections_open = atomic_load(&client->conns_open);
 	out->connections_peak = atomic_load(&client->conns_peak);
-	out->loops = atomic_load(&client->loops);
-	out->retry_quota = atomic_load(&client->quota_seen);
+	out->loops = evloop_turns(client->own->ev);
+	out->retry_quota = atomic_load(&client->quota);
 	out->clock_offset_s = atomic_load(&client->clock_offset_s);
 }
 
@@ -1293,7 +1563,7 @@ void ddb_client_write_metrics(struct ddb_client *client, struct buf *b)
 	metrics_family(b, "sessiond_dynamodb_retry_quota", "gauge",
 		       "Retry tokens left (AWS standard retry mode; a retry takes 5, 10 after a "
 		       "timeout).");
-	metrics_sample(b, "sessiond_dynamodb_retry_quota", NULL, atomic_load(&client->quota_seen));
+	metrics_sample(b, "sessiond_dynamodb_retry_quota", NULL, atomic_load(&client->quota));
 	metrics_family(b, "sessiond_dynamodb_in_flight", "gauge",
 		       "DynamoDB requests submitted and not yet completed.");
 	metrics_sample(b, "sessiond_dynamodb_in_flight", NULL,

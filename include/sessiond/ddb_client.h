@@ -1,8 +1,10 @@
-/* ddb_client.h: the asynchronous DynamoDB client. One I/O thread owns a curl
- * multi handle and a pool of keep-alive connections; any thread submits a
- * request and gets the result through a callback on the I/O thread. Requests
- * are signed (SigV4) at each attempt, checked against x-amz-crc32, and
- * retried with full-jitter exponential backoff when the error is retryable. */
+/* ddb_client.h: the asynchronous DynamoDB client. Each thread that turns an
+ * event loop (an HTTP worker) attaches a loop of its own: a curl multi handle
+ * and a pool of keep-alive connections, so its requests are sent and
+ * completed on that thread. Every other thread submits through the client's
+ * own I/O thread. Requests are signed (SigV4) at each attempt, checked
+ * against x-amz-crc32, and retried with full-jitter exponential backoff when
+ * the error is retryable. */
 #ifndef SESSIOND_DDB_CLIENT_H
 #define SESSIOND_DDB_CLIENT_H
 
@@ -26,7 +28,10 @@ struct ddb_client_config {
 	const char *session_token;
 	const char *proxy;             /* "" = libcurl's HTTPS_PROXY/NO_PROXY handling */
 	const char *ca_file;           /* extra CA bundle; TLS is always verified */
-	unsigned max_connections;      /* pooled connections, 1..; 0 = 64 */
+	unsigned max_connections;      /* pooled connections in all, 1..; 0 = 64 */
+	unsigned worker_loops;         /* loops that will attach (HTTP workers);
+	                                  each, and the own loop, gets an equal
+	                                  share of max_connections */
 	long timeout_ms;               /* one attempt; 0 = 1000 */
 	unsigned max_attempts;         /* first try included; 0 = 4 */
 	size_t max_response;           /* bytes of one response body; 0 = 16 MiB */
@@ -55,9 +60,10 @@ struct ddb_result {
 	bool maybe_applied;
 };
 
-/* Runs on the client's I/O thread; it must not block. result belongs to the
- * client and is valid only during the call: to keep resp, move it out
- * (copy the struct, then zero result->resp). */
+/* Runs on the thread of the loop that ran the request (the submitter's own
+ * when it turns an attached loop, else the client's I/O thread); it must
+ * not block. result belongs to the client and is valid only during the
+ * call: to keep resp, move it out (copy the struct, then zero result->resp). */
 typedef void (*ddb_done_fn)(void *arg, struct ddb_result *result);
 
 struct ddb_client_stats {
@@ -69,13 +75,15 @@ struct ddb_client_stats {
 	uint64_t connections_opened; /* sockets opened since start */
 	uint64_t connections_open;   /* sockets open now */
 	uint64_t connections_peak;   /* the most sockets open at once */
-	uint64_t loops;              /* I/O loop iterations: at least one a second
-	                                while the thread is alive (the watchdog) */
+	uint64_t loops;              /* the own I/O loop's turns: at least one a
+	                                second while the thread is alive (the watchdog) */
 	uint64_t retry_quota;        /* retry tokens left */
 	int64_t clock_offset_s;      /* DynamoDB's clock minus ours, after a skew */
 };
 
 struct ddb_client;
+struct ddb_loop;
+struct evloop;
 
 /* Starts the I/O thread. NULL on failure, with the reason in *rc
  * (ERROR_INVALID for a bad config, ERROR_NOMEM, ERROR_IO). */
@@ -86,11 +94,22 @@ struct ddb_client *ddb_client_new(const struct ddb_client_config *cfg, enum erro
  * NULL. Must not be called from a completion callback. */
 void ddb_client_free(struct ddb_client *client);
 
+/* Gives the calling thread, which turns ev, a loop of its own: from now on
+ * its submits run on it, during ev's turns, and complete on this thread.
+ * NULL when out of memory (its submits then go to the client's I/O thread).
+ * The client must outlive the loop. */
+struct ddb_loop *ddb_client_attach(struct ddb_client *client, struct evloop *ev);
+
+/* On the attaching thread: completes the loop's unfinished requests with
+ * ERROR_CANCELLED (their callbacks run here, now) and frees it. Accepts
+ * NULL. Must not be called from a completion callback. */
+void ddb_client_detach(struct ddb_loop *loop);
+
 /* Queues req. The request body is encoded here, on the calling thread, so
  * req and everything it points to may be freed once this returns. done is
- * called exactly once when this returns ERROR_OK, never otherwise.
- * ERROR_INVALID for a request the codec refuses; ERROR_CANCELLED once the
- * client is shutting down. Thread-safe. */
+ * called exactly once when this returns ERROR_OK, never otherwise, and
+ * never before this returns. ERROR_INVALID for a request the codec refuses;
+ * ERROR_CANCELLED once the client is shutting down. Thread-safe. */
 enum error_code ddb_client_submit(struct ddb_client *client, const struct ddb_request *req,
 				  ddb_done_fn done, void *arg);
 
@@ -103,8 +122,8 @@ enum error_code ddb_client_submit_delayed(struct ddb_client *client,
 
 /* Blocking wrapper for start-up code and tests: submits req and waits.
  * On return, *result is the caller's: clear it with ddb_result_clear.
- * Never call it from a completion callback (the I/O thread would wait on
- * itself). Returns result->rc. */
+ * Never call it from a completion callback or a thread with an attached
+ * loop (the loop would wait on itself). Returns result->rc. */
 enum error_code ddb_client_call(struct ddb_client *client, const struct ddb_request *req,
 				struct ddb_result *result);
 
