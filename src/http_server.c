@@ -8,8 +8,18 @@
  * is queued at once, so the body is never read (MHD then closes the
  * connection). Otherwise the body is accumulated up to limits.max_body and
  * the handler runs; a handler that waits for DynamoDB suspends the
- * connection and answers later from the DynamoDB I/O thread, which resumes
- * it, and MHD calls the access handler once more to queue the answer. */
+ * connection and answers later, which resumes it, and MHD calls the access
+ * handler once more to queue the answer.
+ *
+ * Threads. Each worker thread owns one MHD daemon in external-epoll mode on
+ * the shared listening socket, and an evloop that watches MHD's epoll fd
+ * next to whatever the attach hook adds (the worker's DynamoDB loop). So a
+ * request is usually answered on the thread that read it: the completion
+ * runs in the same turn, http_respond flags the worker, and the turn ends
+ * with MHD_run, which writes the answer. An answer from another thread
+ * resumes the connection through MHD's ITC, which wakes the worker. Work
+ * that must run on a worker (quiesce, detach, stop) is handed over with
+ * http_worker_do. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -23,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +44,7 @@
 #include <openssl/sha.h>
 
 #include "sessiond/buf.h"
+#include "sessiond/evloop.h"
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
 #include "sessiond/metrics.h"
@@ -53,6 +65,7 @@ struct http_header {
 
 struct http_request {
 	struct http_server *srv;
+	struct http_worker *worker; /* the thread whose daemon holds conn */
 	struct MHD_Connection *conn;
 	char *raw_uri; /* as received, percent-encoded */
 	uintptr_t raw_at; /* where MHD's buffer held it: see http_target_whole */
@@ -87,8 +100,34 @@ struct http_request {
 	struct timespec start;
 };
 
-struct http_server {
+/* One worker thread: its daemon, its loop, and the work handed to it. */
+struct http_worker {
+	struct http_server *srv;
+	unsigned index;
+	pthread_t thread;
+	bool thread_started;
 	struct MHD_Daemon *mhd;
+	struct evloop *ev;
+	struct evloop_source mhd_src; /* MHD's own epoll fd */
+	struct evloop_hook hook;
+	void *peer;    /* what the attach hook returned */
+	bool run_mhd;  /* an answer was given on this thread this turn */
+	bool running;
+	bool quiesced;
+	/* http_worker_do: a function for the worker to run, and its ack. */
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	void (*todo)(struct http_worker *w);
+	_Atomic bool has_todo;
+	uint64_t turns_seen; /* the watchdog's last look at evloop_turns */
+};
+
+struct http_server {
+	struct http_worker *workers;
+	unsigned n_workers;
+	void *(*attach)(void *arg, struct evloop *ev);
+	void (*detach)(void *arg, void *peer);
+	void *attach_arg;
 	int listen_fd;
 	unsigned port;
 	char probe_url[96]; /* http://<loopback or bound address>:<port>/healthz */
@@ -159,6 +198,9 @@ static const char *http_reason(unsigned status)
 	default: return "Error";
 	}
 }
+
+/* The worker the calling thread is, or NULL. */
+static _Thread_local struct http_worker *http_this_worker;
 
 /* ---- responses ----------------------------------------------------------- */
 
@@ -237,8 +279,14 @@ void http_respond(struct http_request *req, unsigned status, const char *content
 	req->resp_body = body;
 	req->resp_len = body ? len : 0;
 	req->responded = true;
-	if (req->suspended)
+	if (req->suspended) {
+		/* On the request's own worker, the turn ends with MHD_run,
+		 * which sends the answer at once; from elsewhere, MHD's ITC
+		 * wakes that worker. */
+		if (req->worker && req->worker == http_this_worker)
+			req->worker->run_mhd = true;
 		MHD_resume_connection(req->conn);
+	}
 }
 
 void http_respond_problem(struct http_request *req, unsigned status, const char *detail)
@@ -802,6 +850,7 @@ static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn
 	if (!req)
 		return NULL;
 	req->srv = srv;
+	req->worker = http_this_worker;
 	req->raw_uri = strdup(uri ? uri : "");
 	req->raw_at = (uintptr_t)uri;
 	req->raw_len = req->raw_uri ? strlen(req->raw_uri) : 0;
@@ -963,6 +1012,187 @@ static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", line);
 }
 
+/* ---- workers ------------------------------------------------------------ */
+
+static void http_on_mhd_ready(void *arg, uint32_t events)
+{
+	struct http_worker *w = arg;
+
+	(void)events;
+	w->run_mhd = false;
+	MHD_run(w->mhd);
+}
+
+/* evloop hook: MHD's connection timeouts bound the wait. */
+static long http_hook_timeout(void *arg)
+{
+	struct http_worker *w = arg;
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (w->run_mhd)
+		return 0;
+	if (MHD_get_timeout(w->mhd, &ms) != MHD_YES)
+		return -1;
+	return ms > 1000L * 3600 ? 1000L * 3600 : (long)ms;
+}
+
+/* evloop hook, after the other hooks (the DynamoDB loop's completions may
+ * have answered requests): let MHD send answers and handle timeouts. */
+static void http_hook_run(void *arg)
+{
+	struct http_worker *w = arg;
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (w->run_mhd || (MHD_get_timeout(w->mhd, &ms) == MHD_YES && ms == 0)) {
+		w->run_mhd = false;
+		MHD_run(w->mhd);
+	}
+}
+
+/* Runs the work handed over by http_worker_do, on the worker. */
+static void http_worker_take_todo(struct http_worker *w)
+{
+	void (*fn)(struct http_worker *);
+
+	if (!atomic_load_explicit(&w->has_todo, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&w->lock);
+	fn = w->todo;
+	pthread_mutex_unlock(&w->lock);
+	if (fn)
+		fn(w);
+	pthread_mutex_lock(&w->lock);
+	w->todo = NULL;
+	atomic_store(&w->has_todo, false);
+	pthread_cond_broadcast(&w->done);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Runs fn on worker w and waits until it has run. */
+static void http_worker_do(struct http_worker *w, void (*fn)(struct http_worker *))
+{
+	if (!w->thread_started)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->todo = fn;
+	atomic_store_explicit(&w->has_todo, true, memory_order_release);
+	evloop_wake(w->ev);
+	while (w->todo)
+		pthread_cond_wait(&w->done, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void *http_worker_main(void *arg)
+{
+	struct http_worker *w = arg;
+	struct http_server *srv = w->srv;
+	char name[16];
+
+	snprintf(name, sizeof(name), "http-%u", w->index);
+	pthread_setname_np(pthread_self(), name);
+	http_this_worker = w;
+	/* The peer's hooks go first, so this turn's completions are sent by
+	 * the MHD hook that follows. */
+	if (srv->attach)
+		w->peer = srv->attach(srv->attach_arg, w->ev);
+	evloop_add_hook(w->ev, &w->hook);
+	while (w->running) {
+		evloop_turn(w->ev, 1000);
+		http_worker_take_todo(w);
+	}
+	http_this_worker = NULL;
+	return NULL;
+}
+
+/* On the worker: stop accepting; the listening socket is closed by
+ * http_server_drain or http_server_free, once, for all daemons. */
+static void http_worker_quiesce(struct http_worker *w)
+{
+	if (!w->quiesced)
+		MHD_quiesce_daemon(w->mhd);
+	w->quiesced = true;
+}
+
+/* On the worker: the peer lets go (its requests are answered), and MHD
+ * sends what that answered. */
+static void http_worker_detach(struct http_worker *w)
+{
+	struct http_server *srv = w->srv;
+
+	if (srv->detach && w->peer)
+		srv->detach(srv->attach_arg, w->peer);
+	w->peer = NULL;
+	MHD_run(w->mhd);
+}
+
+static void http_worker_stop(struct http_worker *w)
+{
+	w->running = false;
+}
+
+static bool http_worker_start(struct http_server *srv, struct http_worker *w,
+			      const struct http_server_config *cfg, unsigned flags,
+			      unsigned max_connections)
+{
+	const union MHD_DaemonInfo *info;
+
+	w->srv = srv;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->done, NULL);
+	w->ev = evloop_new();
+	if (!w->ev)
+		return false;
+	w->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, http_on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, srv,
+		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+		MHD_OPTION_CONNECTION_LIMIT, max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+		MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, srv,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_END);
+	if (!w->mhd)
+		return false;
+	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info)
+		return false;
+	w->mhd_src = (struct evloop_source){ .fd = info->epoll_fd, .fn = http_on_mhd_ready,
+					     .arg = w };
+	w->hook = (struct evloop_hook){ .timeout_ms = http_hook_timeout, .run = http_hook_run,
+					.arg = w };
+	if (evloop_add(w->ev, &w->mhd_src, EPOLLIN) != ERROR_OK)
+		return false;
+	w->running = true;
+	if (pthread_create(&w->thread, NULL, http_worker_main, w) != 0) {
+		w->running = false;
+		return false;
+	}
+	w->thread_started = true;
+	return true;
+}
+
+/* Stops the thread, then the daemon (no MHD_run can race it any more). */
+static void http_worker_free(struct http_worker *w)
+{
+	if (w->thread_started) {
+		/* The daemons share the listening socket: none may close it. */
+		http_worker_do(w, http_worker_quiesce);
+		http_worker_do(w, http_worker_detach);
+		http_worker_do(w, http_worker_stop);
+		pthread_join(w->thread, NULL);
+	} else if (w->mhd) {
+		MHD_quiesce_daemon(w->mhd);
+	}
+	if (w->mhd)
+		MHD_stop_daemon(w->mhd);
+	evloop_free(w->ev);
+	pthread_cond_destroy(&w->done);
+	pthread_mutex_destroy(&w->lock);
+}
+
 /* ---- start and stop ---------------------------------------------------- */
 
 /* Binds and listens ourselves, for exact errors and the real port. */
@@ -1021,13 +1251,14 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	unsigned threads = cfg->threads;
-	unsigned flags;
+	unsigned flags, per_worker;
 	bool v6;
 
 	if (!srv) {
 		snprintf(why, why_len, "out of memory");
 		return NULL;
 	}
+	srv->listen_fd = -1;
 	pthread_rwlock_init(&srv->tokens_lock, NULL);
 	srv->routes = cfg->routes;
 	while (cfg->routes[srv->n_routes].pattern)
@@ -1035,55 +1266,49 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 	srv->route_metrics = calloc(srv->n_routes + 1, sizeof(*srv->route_metrics));
 	if (!srv->route_metrics) {
 		snprintf(why, why_len, "out of memory");
-		srv->listen_fd = -1;
 		goto fail;
 	}
 	srv->ctx = cfg->ctx;
 	srv->max_body = cfg->max_body;
 	srv->protect_optional = cfg->protect_optional;
+	srv->attach = cfg->worker_attach;
+	srv->detach = cfg->worker_detach;
+	srv->attach_arg = cfg->worker_arg;
 	if (http_server_set_tokens(srv, cfg->tokens, cfg->n_tokens) != ERROR_OK) {
 		snprintf(why, why_len, "out of memory");
-		srv->listen_fd = -1;
 		goto fail;
 	}
 	srv->listen_fd = http_listen(cfg, &v6, &srv->port, why, why_len);
 	if (srv->listen_fd < 0)
 		goto fail;
+	http_probe_url(srv, cfg->address, v6);
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 ? (unsigned)n : 1;
 	}
-	/* ITC lets MHD_resume_connection and shutdown wake the pollers
-	 * (without it Debian's 0.9.75 hangs at shutdown after slow clients). */
-	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-		MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-	srv->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, http_on_request, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, srv,
-		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-		MHD_OPTION_THREAD_POOL_SIZE, threads,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-		MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, srv,
-		MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
-		MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, srv,
-		MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		MHD_OPTION_END);
-	if (!srv->mhd) {
-		snprintf(why, why_len, "cannot start the HTTP server on %s:%u", cfg->address,
-			 srv->port);
+	srv->workers = calloc(threads, sizeof(*srv->workers));
+	if (!srv->workers) {
+		snprintf(why, why_len, "out of memory");
 		goto fail;
 	}
-	http_probe_url(srv, cfg->address, v6);
+	/* External epoll: MHD runs no thread; the worker turns it. ITC lets
+	 * an answer from another thread, and quiesce, wake it. */
+	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+		(v6 ? MHD_USE_IPv6 : 0);
+	/* limits.max_connections is a total: each daemon gets its share. */
+	per_worker = (cfg->max_connections + threads - 1) / threads;
+	for (unsigned i = 0; i < threads; i++) {
+		srv->workers[i].index = i;
+		srv->n_workers++;
+		if (!http_worker_start(srv, &srv->workers[i], cfg, flags, per_worker)) {
+			snprintf(why, why_len, "cannot start the HTTP server on %s:%u", cfg->address,
+				 srv->port);
+			goto fail;
+		}
+	}
 	return srv;
 fail:
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
-	pthread_rwlock_destroy(&srv->tokens_lock);
-	free(srv->token_digests);
-	free(srv->route_metrics);
-	free(srv);
+	http_server_free(srv);
 	return NULL;
 }
 
@@ -1114,6 +1339,21 @@ bool http_server_self_check(struct http_server *srv, long timeout_ms)
 	return ok;
 }
 
+bool http_server_workers_turning(struct http_server *srv)
+{
+	bool all = true;
+
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct http_worker *w = &srv->workers[i];
+		uint64_t turns = evloop_turns(w->ev);
+
+		if (turns == w->turns_seen)
+			all = false;
+		w->turns_seen = turns;
+	}
+	return all;
+}
+
 unsigned http_server_port(const struct http_server *srv)
 {
 	return srv->port;
@@ -1122,25 +1362,37 @@ unsigned http_server_port(const struct http_server *srv)
 void http_server_drain(struct http_server *srv, long grace_ms)
 {
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
-	MHD_socket fd;
 
-	if (!srv || !srv->mhd)
+	if (!srv)
 		return;
-	fd = MHD_quiesce_daemon(srv->mhd);
-	if (fd != MHD_INVALID_SOCKET) {
-		close(fd);
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		http_worker_do(&srv->workers[i], http_worker_quiesce);
+	if (srv->listen_fd >= 0) {
+		close(srv->listen_fd);
 		srv->listen_fd = -1;
 	}
 	for (long waited = 0; waited < grace_ms && atomic_load(&srv->busy) > 0; waited += 10)
 		nanosleep(&nap, NULL);
 }
 
+void http_server_release_peers(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		http_worker_do(&srv->workers[i], http_worker_detach);
+}
+
 void http_server_free(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	if (srv->mhd)
-		MHD_stop_daemon(srv->mhd);
+	/* Every peer first: a peer's cancellation may answer a request held
+	 * by another worker's daemon, which must still be running. */
+	http_server_release_peers(srv);
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		http_worker_free(&srv->workers[i]);
+	free(srv->workers);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	pthread_rwlock_destroy(&srv->tokens_lock);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sessiond/api.h"
 #include "sessiond/buf.h"
@@ -156,9 +157,20 @@ static struct creds *start_creds(const struct conf *conf)
 	return c;
 }
 
+/* listen.threads, with 0 resolved to the number of CPUs. */
+static unsigned worker_threads(const struct conf *conf)
+{
+	long n = conf->listen.threads;
+
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
 static struct ddb_client *start_ddb(const struct conf *conf, struct creds *creds)
 {
 	struct ddb_client_config cfg = {
+		.worker_loops = worker_threads(conf),
 		.region = conf->dynamodb.region,
 		.endpoint = conf->dynamodb.endpoint,
 		.creds = creds,
@@ -201,10 +213,23 @@ static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *d
 	return r;
 }
 
+/* Each HTTP worker gets a DynamoDB loop of its own, on its thread. */
+static void *attach_ddb(void *arg, struct evloop *ev)
+{
+	return ddb_client_attach(arg, ev);
+}
+
+static void detach_ddb(void *arg, void *peer)
+{
+	(void)arg;
+	ddb_client_detach(peer);
+}
+
 /* Waits for SIGTERM, SIGINT or SIGHUP. Under a systemd watchdog, sends a
- * keep-alive each interval, but only while both the HTTP workers (they
- * answer /healthz over the loopback) and the DynamoDB I/O thread (its loop
- * counter moves) are making progress: a wedged daemon gets restarted. */
+ * keep-alive each interval, but only while the HTTP workers (every one's
+ * loop turns, and one answers /healthz over the loopback) and the DynamoDB
+ * I/O thread (its loop counter moves) are making progress: a wedged daemon
+ * gets restarted. */
 static int wait_for_signal(const sigset_t *set, struct http_server *http,
 			   struct ddb_client *ddb)
 {
@@ -226,7 +251,8 @@ static int wait_for_signal(const sigset_t *set, struct http_server *http,
 		if (sig > 0)
 			return sig;
 		ddb_client_stats(ddb, &st);
-		if (st.loops != last_loops && http_server_self_check(http, interval / 2))
+		if (st.loops != last_loops && http_server_workers_turning(http) &&
+		    http_server_self_check(http, interval / 2))
 			notify_send("WATCHDOG=1");
 		else
 			log_warn("watchdog: no progress (HTTP or DynamoDB thread); no keep-alive sent");
@@ -277,6 +303,9 @@ static int serve(const char *path, const struct conf *conf)
 		.protect_optional = conf->auth.metrics,
 		.routes = api_routes(),
 		.ctx = api,
+		.worker_attach = attach_ddb,
+		.worker_detach = detach_ddb,
+		.worker_arg = ddb,
 	};
 	/* The tokens are in place before the first connection is accepted:
 	 * there is no moment without auth. */
@@ -309,9 +338,11 @@ static int serve(const char *path, const struct conf *conf)
 	status = EXIT_SUCCESS;
 out:
 	reaper_stop(reaper);
-	/* The client goes before the server and the reaper: its cancellations
-	 * still answer suspended requests through the running HTTP server, and
-	 * reach a reaper that is still allocated. */
+	/* The workers' DynamoDB loops go first, then the client's own loop,
+	 * then the server and the reaper: the cancellations still answer
+	 * suspended requests through the running HTTP workers, and reach a
+	 * reaper that is still allocated. */
+	http_server_release_peers(http);
 	ddb_client_free(ddb);
 	http_server_free(http);
 	reaper_free(reaper);

@@ -1,7 +1,8 @@
 /* http_server.h: the HTTP front end on libmicrohttpd. It owns the listener,
- * the worker threads, routing, request ids, bearer-token auth, bounded
- * bodies and the refusal of hostile requests; handlers (api.c) see only a
- * validated request and answer it now or later from any thread. */
+ * the worker threads (each with its own daemon and event loop), routing,
+ * request ids, bearer-token auth, bounded bodies and the refusal of hostile
+ * requests; handlers (api.c) see only a validated request and answer it now
+ * or later, best on the same worker thread, from any thread if need be. */
 #ifndef SESSIOND_HTTP_SERVER_H
 #define SESSIOND_HTTP_SERVER_H
 
@@ -35,6 +36,7 @@ enum http_auth {
 };
 
 struct http_request;
+struct evloop;
 typedef void (*http_handler_fn)(void *ctx, struct http_request *req);
 
 /* One row of the routing table. A pattern is a path whose "{id}" segment
@@ -60,6 +62,13 @@ struct http_server_config {
 	size_t n_tokens;
 	const struct http_route *routes; /* borrowed, ends with a NULL pattern */
 	void *ctx;                       /* passed to every handler */
+	/* Optional: run on each worker thread as it starts, with the worker's
+	 * event loop, so another module can do its I/O on that thread (the
+	 * DynamoDB client attaches a loop); the result is handed back to
+	 * worker_detach, on the same thread, by http_server_release_peers. */
+	void *(*worker_attach)(void *arg, struct evloop *ev);
+	void (*worker_detach)(void *arg, void *peer);
+	void *worker_arg;
 };
 
 struct http_server;
@@ -79,13 +88,24 @@ enum error_code http_server_set_tokens(struct http_server *srv, char *const *tok
 /* Stops accepting new connections and waits up to grace_ms for the
  * requests being handled (their handler ran; they may wait for DynamoDB) to
  * be answered. Clients still sending a request are not waited for: a crowd
- * of slow clients cannot hold a stop up. The DynamoDB client must be freed after this (so its
- * cancellations still answer suspended requests) and before
- * http_server_free. */
+ * of slow clients cannot hold a stop up. Then: http_server_release_peers,
+ * ddb_client_free (its cancellations still answer suspended requests
+ * through the running workers), http_server_free. */
 void http_server_drain(struct http_server *srv, long grace_ms);
 
-/* Stops the threads and frees everything. Accepts NULL. */
+/* Each worker's worker_detach runs, on the worker (a DynamoDB loop cancels
+ * what it still runs, which answers those requests); the workers keep
+ * serving answers until http_server_free. */
+void http_server_release_peers(struct http_server *srv);
+
+/* Stops the threads and frees everything (releasing the peers first, if
+ * that was not done). Accepts NULL. */
 void http_server_free(struct http_server *srv);
+
+/* For the watchdog: true when every worker's loop turned since the last
+ * call (a worker turns at least once a second, even when idle). One
+ * caller only. */
+bool http_server_workers_turning(struct http_server *srv);
 
 /* For the systemd watchdog: asks GET /healthz of this server over the
  * loopback, answered by a worker thread, within timeout_ms. */
