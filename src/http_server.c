@@ -112,6 +112,7 @@ struct http_worker {
 	struct evloop_hook hook;
 	void *peer;    /* what the attach hook returned */
 	bool run_mhd;  /* an answer was given on this thread this turn */
+	_Atomic bool resumed_elsewhere; /* ... or on another thread */
 	bool running;
 	bool quiesced;
 	/* http_worker_do: a function for the worker to run, and its ack. */
@@ -281,11 +282,22 @@ void http_respond(struct http_request *req, unsigned status, const char *content
 	req->responded = true;
 	if (req->suspended) {
 		/* On the request's own worker, the turn ends with MHD_run,
-		 * which sends the answer at once; from elsewhere, MHD's ITC
-		 * wakes that worker. */
-		if (req->worker && req->worker == http_this_worker)
-			req->worker->run_mhd = true;
-		MHD_resume_connection(req->conn);
+		 * which sends the answer at once; from elsewhere, that worker
+		 * is woken to run MHD (in external mode, MHD signals nothing
+		 * itself). The resume comes first, so the MHD_run after the
+		 * wake sees it. */
+		struct http_worker *w = req->worker;
+
+		if (w && w == http_this_worker) {
+			w->run_mhd = true;
+			MHD_resume_connection(req->conn);
+		} else {
+			MHD_resume_connection(req->conn);
+			if (w) {
+				atomic_store(&w->resumed_elsewhere, true);
+				evloop_wake(w->ev);
+			}
+		}
 	}
 }
 
@@ -1029,7 +1041,7 @@ static long http_hook_timeout(void *arg)
 	struct http_worker *w = arg;
 	MHD_UNSIGNED_LONG_LONG ms;
 
-	if (w->run_mhd)
+	if (w->run_mhd || atomic_load(&w->resumed_elsewhere))
 		return 0;
 	if (MHD_get_timeout(w->mhd, &ms) != MHD_YES)
 		return -1;
@@ -1043,6 +1055,8 @@ static void http_hook_run(void *arg)
 	struct http_worker *w = arg;
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	if (atomic_load(&w->resumed_elsewhere))
+		w->run_mhd = atomic_exchange(&w->resumed_elsewhere, false) || w->run_mhd;
 	if (w->run_mhd || (MHD_get_timeout(w->mhd, &ms) == MHD_YES && ms == 0)) {
 		w->run_mhd = false;
 		MHD_run(w->mhd);
@@ -1291,9 +1305,11 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 		snprintf(why, why_len, "out of memory");
 		goto fail;
 	}
-	/* External epoll: MHD runs no thread; the worker turns it. ITC lets
-	 * an answer from another thread, and quiesce, wake it. */
-	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+	/* External epoll: MHD runs no thread; the worker turns it, and every
+	 * call into MHD but MHD_resume_connection happens on that worker (an
+	 * answer from elsewhere wakes it with evloop_wake), so MHD needs no
+	 * inter-thread channel of its own. */
+	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 		(v6 ? MHD_USE_IPv6 : 0);
 	/* limits.max_connections is a total: each daemon gets its share. */
 	per_worker = (cfg->max_connections + threads - 1) / threads;
