@@ -489,6 +489,16 @@ static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 		api_finish(op, 412, "the session's version does not match If-Match");
 		return;
 	}
+	switch (session_load_data(&op->sess)) {
+	case ERROR_OK:
+		break;
+	case ERROR_PARSE:
+		api_finish(op, 500, "the stored session cannot be read");
+		return;
+	default:
+		api_finish(op, 500, "out of memory");
+		return;
+	}
 	data = op->sess.data;
 	if (session_merge_patch(data, op->patch) != ERROR_OK) {
 		api_finish(op, 500, "out of memory");

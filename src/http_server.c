@@ -48,6 +48,7 @@
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
 #include "sessiond/metrics.h"
+#include "sessiond/now.h"
 #include "sessiond/session.h"
 
 #define HTTP_MAX_RESPONSE_HEADERS 8
@@ -390,17 +391,38 @@ static bool http_rid_sane(const char *v)
 			 "-_.:/+=@") == n;
 }
 
+/* splitmix64: request ids need to be unique, not secret, so one CSPRNG
+ * seed per thread replaces a RAND_bytes call (and its getpid system call)
+ * per request. */
+static uint64_t http_rid_next(void)
+{
+	static _Thread_local uint64_t state;
+	static _Thread_local bool seeded;
+	uint64_t z;
+
+	if (!seeded) {
+		if (RAND_bytes((unsigned char *)&state, sizeof(state)) != 1)
+			state = (uint64_t)now_mono_ms() ^ (uint64_t)(uintptr_t)&state;
+		seeded = true;
+	}
+	z = (state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* 16 characters of base64url: 96 random bits. */
 static void http_rid_new(char *out)
 {
 	static const char alphabet[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char raw[16];
+	uint64_t a = http_rid_next(), b = http_rid_next();
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		memset(raw, 0, sizeof(raw));
-	for (size_t i = 0; i < sizeof(raw); i++)
-		out[i] = alphabet[raw[i] & 63];
-	out[sizeof(raw)] = '\0';
+	for (size_t i = 0; i < 8; i++) {
+		out[i] = alphabet[(a >> (6 * i)) & 63];
+		out[8 + i] = alphabet[(b >> (6 * i)) & 63];
+	}
+	out[16] = '\0';
 }
 
 enum error_code http_server_set_tokens(struct http_server *srv, char *const *tokens, size_t n)

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "sessiond/buf.h"
+#include "sessiond/jsontext.h"
 #include "sessiond/session.h"
 
 /*
@@ -463,7 +464,31 @@ void session_clear(struct session *s)
 	if (!s)
 		return;
 	json_decref(s->data);
+	free(s->text);
 	memset(s, 0, sizeof(*s));
+}
+
+enum error_code session_load_data(struct session *s)
+{
+	json_error_t err;
+
+	if (!s || (!s->data && !s->text))
+		return ERROR_INVALID;
+	if (!s->data) {
+		s->data = json_loadb(s->text, s->text_len, JSON_ALLOW_NUL, &err);
+		if (!s->data)
+			return json_error_code(&err) == json_error_out_of_memory ? ERROR_NOMEM
+										 : ERROR_PARSE;
+		if (!json_is_object(s->data)) {
+			json_decref(s->data);
+			s->data = NULL;
+			return ERROR_PARSE;
+		}
+	}
+	free(s->text);
+	s->text = NULL;
+	s->text_len = 0;
+	return ERROR_OK;
 }
 
 /* The attribute names this module writes besides the hash key. */
@@ -485,7 +510,8 @@ enum error_code session_to_item(const struct session *s, const char *hash_key, c
 	/* A hash key named like another attribute would be overwritten. */
 	if (session_reserved_name(hash_key))
 		return ERROR_INVALID;
-	if (!session_id_valid(s->id, strnlen(s->id, sizeof(s->id))) || !json_is_object(s->data))
+	if (!session_id_valid(s->id, strnlen(s->id, sizeof(s->id))) ||
+	    (!json_is_object(s->data) && !s->text))
 		return ERROR_INVALID;
 	buf_init(&key, 0);
 	rc = buf_append_str(&key, prefix);
@@ -501,13 +527,18 @@ enum error_code session_to_item(const struct session *s, const char *hash_key, c
 	if (rc != ERROR_OK)
 		goto out;
 	/* Keys stay in the client's order (no JSON_SORT_KEYS) and the
-	 * separators are JSON.stringify's, so Node readers see familiar text. */
-	sess = json_dumps(s->data, JSON_COMPACT);
-	if (!sess) {
-		rc = ERROR_NOMEM;
-		goto out;
+	 * separators are JSON.stringify's, so Node readers see familiar text.
+	 * Without a tree, the text as read is written back unchanged. */
+	if (s->data) {
+		sess = json_dumps(s->data, JSON_COMPACT);
+		if (!sess) {
+			rc = ERROR_NOMEM;
+			goto out;
+		}
+		rc = ddb_item_add_s(item, "sess", sess, strlen(sess));
+	} else {
+		rc = ddb_item_add_s(item, "sess", s->text, s->text_len);
 	}
-	rc = ddb_item_add_s(item, "sess", sess, strlen(sess));
 	if (rc == ERROR_OK)
 		rc = ddb_item_add_n_i64(item, "version", s->version);
 out:
@@ -552,23 +583,18 @@ static enum error_code session_version_read(const struct ddb_attr *a, int64_t *v
 	return ERROR_OK;
 }
 
-/* sess as data: a new reference in *data. Lenient, see DESIGN. */
-static enum error_code session_sess_read(const struct ddb_attr *a, json_t **data)
+/* sess as text: a checked copy in out. Lenient, see DESIGN. */
+static enum error_code session_sess_read(const struct ddb_attr *a, struct session *out)
 {
-	json_error_t err;
-
-	*data = NULL;
-	if (!a || a->type != DDB_TYPE_S)
+	if (!a || a->type != DDB_TYPE_S ||
+	    !jsontext_object_valid(a->value, a->value_len, JSONTEXT_MAX_DEPTH))
 		return ERROR_PARSE;
-	*data = json_loadb(a->value, a->value_len, JSON_ALLOW_NUL, &err);
-	if (!*data)
-		return json_error_code(&err) == json_error_out_of_memory ? ERROR_NOMEM
-									 : ERROR_PARSE;
-	if (!json_is_object(*data)) {
-		json_decref(*data);
-		*data = NULL;
-		return ERROR_PARSE;
-	}
+	out->text = malloc(a->value_len + 1);
+	if (!out->text)
+		return ERROR_NOMEM;
+	memcpy(out->text, a->value, a->value_len);
+	out->text[a->value_len] = '\0';
+	out->text_len = a->value_len;
 	return ERROR_OK;
 }
 
@@ -595,7 +621,7 @@ enum error_code session_from_item(const struct ddb_item *item, const char *hash_
 	/* type is not checked: connect-dynamodb does not check it either. */
 	rc = session_version_read(ddb_item_get(item, "version"), &out->version);
 	if (rc == ERROR_OK)
-		rc = session_sess_read(ddb_item_get(item, "sess"), &out->data);
+		rc = session_sess_read(ddb_item_get(item, "sess"), out);
 out:
 	if (rc != ERROR_OK)
 		session_clear(out);
@@ -609,27 +635,54 @@ bool session_expired(const struct session *s, int64_t now)
 	return s->expires <= now;
 }
 
+/* Appends v in decimal: no printf on the answer path. */
+static enum error_code session_append_i64(struct buf *b, int64_t v)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 char *session_to_json(const struct session *s)
 {
-	json_t *root = NULL;
-	char *text = NULL;
+	char *dumped = NULL;
+	const char *data;
+	size_t data_len;
+	struct buf b;
 
-	if (!s || !json_is_object(s->data))
+	if (!s || (!json_is_object(s->data) && !s->text))
 		return NULL;
-	root = json_object();
-	if (!root)
-		goto out;
-	/* set_new consumes its value even when it fails; set takes its own
-	 * reference to data, which stays the session's. */
-	if (json_object_set_new(root, "id", json_string(s->id)) ||
-	    json_object_set(root, "data", s->data) ||
-	    json_object_set_new(root, "expires", json_integer(s->expires)) ||
-	    json_object_set_new(root, "version", json_integer(s->version)))
-		goto out;
-	text = json_dumps(root, JSON_COMPACT);
-out:
-	json_decref(root);
-	return text;
+	if (s->text) {
+		/* Known to be one JSON object: session_from_item checked it. */
+		data = s->text;
+		data_len = s->text_len;
+	} else {
+		dumped = json_dumps(s->data, JSON_COMPACT);
+		if (!dumped)
+			return NULL;
+		data = dumped;
+		data_len = strlen(dumped);
+	}
+	/* Ids are [A-Za-z0-9._~-] (session_id_valid): nothing to escape. */
+	buf_init(&b, 0);
+	buf_append_str(&b, "{\"id\":\"");
+	buf_append_str(&b, s->id);
+	buf_append_str(&b, "\",\"data\":");
+	buf_append(&b, data, data_len);
+	buf_append_str(&b, ",\"expires\":");
+	session_append_i64(&b, s->expires);
+	buf_append_str(&b, ",\"version\":");
+	session_append_i64(&b, s->version);
+	buf_append_char(&b, '}');
+	free(dumped);
+	return buf_steal(&b); /* NULL if any append failed */
 }
 
 void session_etag(int64_t version, char *out, size_t n)

@@ -615,6 +615,12 @@ START_TEST(item_round_trip)
 	ck_assert_str_eq(back.id, "Zk3-_.~x");
 	ck_assert_int_eq(back.expires, 1764060000);
 	ck_assert_int_eq(back.version, 3);
+	/* Read as the stored text, byte for byte, and parsed only on demand. */
+	ck_assert_ptr_null(back.data);
+	ck_assert_uint_eq(back.text_len, strlen(data));
+	ck_assert_str_eq(back.text, data);
+	ck_assert_int_eq(session_load_data(&back), ERROR_OK);
+	ck_assert_ptr_null(back.text);
 	ck_assert(json_equal(back.data, s.data));
 	text = json_dumps(back.data, JSON_COMPACT);
 	ck_assert_str_eq(text, data);
@@ -681,12 +687,14 @@ START_TEST(from_item_connect_dynamodb)
 			   "\"path\":\"/\"},\"user\":42}";
 	struct ddb_item item;
 	struct session s;
+	char *text;
 
 	connect_item(&item, "sess:node-written", "1764060000.123", sess);
 	ck_assert_int_eq(session_from_item(&item, "id", "sess:", &s), ERROR_OK);
 	ck_assert_str_eq(s.id, "node-written");
 	ck_assert_int_eq(s.expires, 1764060001);
 	ck_assert_int_eq(s.version, 0);
+	ck_assert_int_eq(session_load_data(&s), ERROR_OK);
 	ck_assert_int_eq(json_integer_value(json_object_get(s.data, "user")), 42);
 	ck_assert(!session_expired(&s, 1764060000));
 	ck_assert(session_expired(&s, 1764060001));
@@ -699,6 +707,13 @@ START_TEST(from_item_connect_dynamodb)
 	ck_assert_int_eq(session_from_item(&item, "id", "sess:", &s), ERROR_OK);
 	ck_assert_int_eq(s.expires, 1764060000);
 	ck_assert_int_eq(s.version, 12);
+	/* Answered as stored; a reader's JSON.parse keeps the last, as
+	 * jansson does when the data is parsed for a merge. */
+	text = session_to_json(&s);
+	ck_assert_str_eq(text, "{\"id\":\"a\",\"data\":{\"u\":1,\"u\":2},\"expires\":1764060000,"
+			       "\"version\":12}");
+	free(text);
+	ck_assert_int_eq(session_load_data(&s), ERROR_OK);
 	ck_assert_int_eq(json_integer_value(json_object_get(s.data, "u")), 2);
 	session_clear(&s);
 	ddb_item_clear(&item);
@@ -712,6 +727,7 @@ static void not_a_session(struct ddb_item *item)
 
 	ck_assert_int_eq(session_from_item(item, "id", "sess:", &s), ERROR_PARSE);
 	ck_assert_ptr_null(s.data);
+	ck_assert_ptr_null(s.text);
 	ck_assert_str_eq(s.id, "");
 	ddb_item_clear(item);
 }

@@ -87,10 +87,15 @@ enum error_code session_ttl_parse(const char *text, int64_t max_ttl, int64_t *tt
  * target partly patched, so the caller must discard it. */
 enum error_code session_merge_patch(json_t *target, const json_t *patch);
 
-/* A session as stored. */
+/* A session as stored. Its data is held as a tree (data), as text (text),
+ * or both: a session read from an item keeps the stored text, checked to
+ * be a JSON object, and parses it only when asked (session_load_data), so
+ * a read is answered without a parse-and-print round. */
 struct session {
 	char id[SESSION_ID_MAX + 1]; /* without the prefix */
-	json_t *data;                /* an object; owned reference */
+	json_t *data;                /* an object, or NULL; owned reference */
+	char *text;                  /* the stored JSON text, or NULL; owned */
+	size_t text_len;
 	int64_t expires;             /* Unix seconds, rounded up from the stored decimal */
 	int64_t version;             /* 0 for an item connect-dynamodb wrote */
 };
@@ -111,16 +116,23 @@ enum error_code session_to_item(const struct session *s, const char *hash_key,
  * object, expires is missing (connect-dynamodb always writes it) or not an
  * N in int64_t range, version is not a whole N >= 0. A fractional expires
  * is rounded up. An item without version (connect-dynamodb wrote it) is
- * version 0. type is not checked; sess is read leniently (duplicate keys:
- * the last wins, as with JSON.parse). out is empty on error. */
+ * version 0. type is not checked; sess is read leniently (duplicate keys
+ * are kept, and JSON.parse, like jansson, keeps the last). out->text holds
+ * a copy of sess, out->data is NULL. out is empty on error. */
 enum error_code session_from_item(const struct ddb_item *item, const char *hash_key,
 				  const char *prefix, struct session *out);
+
+/* Makes s->data the tree of s->text (parsed now if need be) and drops the
+ * text, so the caller may change the data. ERROR_NOMEM, or ERROR_PARSE for
+ * text jansson refuses (an integer beyond int64_t, say). */
+enum error_code session_load_data(struct session *s);
 
 /* True if the session counts as absent at now: expires <= now. */
 bool session_expired(const struct session *s, int64_t now);
 
 /* The resource JSON {"id","data","expires","version"}, compact; a new
- * string the caller frees with free(); NULL on allocation failure. */
+ * string the caller frees with free(); NULL on allocation failure or when
+ * s has no data. The data is s->text as stored when s has it. */
 char *session_to_json(const struct session *s);
 
 /* The ETag value for a version: "\"<version>\"" into out

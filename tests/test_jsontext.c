@@ -1,0 +1,170 @@
+/* test_jsontext.c: unit tests for src/jsontext.c, the validating scan that
+ * lets stored session data pass into answers as text. Every case is also
+ * checked against jansson's own verdict where the two must agree. */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sessiond/jsontext.h"
+
+static bool valid(const char *s)
+{
+	return jsontext_object_valid(s, strlen(s), 64);
+}
+
+/* jansson's verdict on the same text, as an object. */
+static bool jansson_object(const char *s, size_t n)
+{
+	json_error_t err;
+	json_t *v = json_loadb(s, n, JSON_ALLOW_NUL, &err);
+	bool ok = v && json_is_object(v);
+
+	json_decref(v);
+	return ok;
+}
+
+static const char *const good[] = {
+	"{}",
+	" {\"a\":1} ",
+	"{\"a\":[1,2.5,-3e10,0,0.0,1E+2,-0.5e-3],\"b\":{\"c\":null,\"d\":true,\"e\":false}}",
+	"{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u0000\"}",
+	"{\"emoji\":\"\\ud83d\\ude00\",\"raw\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+	"{\"a\":[],\"b\":{},\"c\":[[],[{}]]}",
+	"{\"dup\":1,\"dup\":2}",
+	"{\"cookie\":{\"originalMaxAge\":3600000,\"expires\":\"2026-12-04T16:00:00.000Z\"}}",
+};
+
+static const char *const bad[] = {
+	"",
+	"[]",
+	"\"x\"",
+	"{",
+	"{\"a\"}",
+	"{\"a\":}",
+	"{\"a\":1,}",
+	"{,}",
+	"{\"a\":1}}",
+	"{\"a\":1} x",
+	"{\"a\":[1,]}",
+	"{\"a\":[1 2]}",
+	"{a:1}",
+	"{\"a\":01}",
+	"{\"a\":1.}",
+	"{\"a\":.5}",
+	"{\"a\":-}",
+	"{\"a\":1e}",
+	"{\"a\":+1}",
+	"{\"a\":tru}",
+	"{\"a\":nul}",
+	"{\"a\":\"\x01\"}",
+	"{\"a\":\"\\x\"}",
+	"{\"a\":\"\\u12\"}",
+	"{\"a\":\"\\ud83d\"}",
+	"{\"a\":\"\\ude00\"}",
+	"{\"a\":\"\\ud83d\\u0041\"}",
+	"{\"a\":\"\xc0\xaf\"}",
+	"{\"a\":\"\xed\xa0\x80\"}",
+	"{\"a\":\"\xf4\x90\x80\x80\"}",
+	"{\"a\":\"\xe2\x82\"}",
+	"{\"a\":\"\x80\"}",
+	"{\"a\":\"open}",
+	"{\"a\":[}",
+	"{\"a\":{]}",
+};
+
+START_TEST(accepts_valid_objects)
+{
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(valid(good[i]), "refused: %s", good[i]);
+		ck_assert_msg(jansson_object(good[i], strlen(good[i])), "jansson refused: %s",
+			      good[i]);
+	}
+}
+END_TEST
+
+START_TEST(refuses_invalid_text)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(!valid(bad[i]), "accepted: %s", bad[i]);
+		ck_assert_msg(!jansson_object(bad[i], strlen(bad[i])), "jansson accepted: %s",
+			      bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(nul_byte_outside_strings_ends_nothing)
+{
+	static const char text[] = "{\"a\":1}\0";
+
+	ck_assert(jsontext_object_valid(text, sizeof(text) - 2, 64));
+	ck_assert(!jsontext_object_valid(text, sizeof(text) - 1, 64));
+	ck_assert(!jsontext_object_valid("{\"a\":\"\0\"}", 9, 64));
+}
+END_TEST
+
+START_TEST(depth_is_bounded)
+{
+	char deep[2 * 70 + 8];
+	size_t n = 0;
+
+	/* {"a": [[[ ... ]]] } with 1 + k levels */
+	for (int k = 63; k <= 64; k++) {
+		n = 0;
+		memcpy(deep, "{\"a\":", 5);
+		n = 5;
+		for (int i = 0; i < k; i++)
+			deep[n++] = '[';
+		for (int i = 0; i < k; i++)
+			deep[n++] = ']';
+		deep[n++] = '}';
+		ck_assert(jsontext_object_valid(deep, n, 64) == (k == 63));
+	}
+	ck_assert(!jsontext_object_valid("{}", 2, 0));
+	ck_assert(!jsontext_object_valid("{}", 2, JSONTEXT_MAX_DEPTH + 1));
+	ck_assert(jsontext_object_valid("{}", 2, JSONTEXT_MAX_DEPTH));
+}
+END_TEST
+
+/* 2048 levels deep, jansson's own limit, and one more. */
+START_TEST(deepest_nesting_is_jansson_limit)
+{
+	size_t cap = 2 * (JSONTEXT_MAX_DEPTH + 2) + 8, n;
+	char *t = malloc(cap);
+
+	ck_assert_ptr_nonnull(t);
+	for (int extra = 0; extra <= 1; extra++) {
+		int k = JSONTEXT_MAX_DEPTH - 1 + extra;
+		n = 0;
+		memcpy(t, "{\"a\":", 5);
+		n = 5;
+		for (int i = 0; i < k; i++)
+			t[n++] = '[';
+		for (int i = 0; i < k; i++)
+			t[n++] = ']';
+		t[n++] = '}';
+		ck_assert(jsontext_object_valid(t, n, JSONTEXT_MAX_DEPTH) == (extra == 0));
+	}
+	free(t);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("jsontext");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, accepts_valid_objects);
+	tcase_add_test(tc, refuses_invalid_text);
+	tcase_add_test(tc, nul_byte_outside_strings_ends_nothing);
+	tcase_add_test(tc, depth_is_bounded);
+	tcase_add_test(tc, deepest_nesting_is_jansson_limit);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
