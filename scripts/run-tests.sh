@@ -5,7 +5,8 @@
 #   scripts/run-tests.sh BUILD_DIR [--sanitize|--tsan]
 # Ends with "N passed, N failed" summed over every Check suite, the Node
 # test files (which drive BUILD_DIR/sessiond over HTTP) and the build
-# checks (one each: a build right after deps).
+# checks (one each: the release binary's hardening, install and the
+# user's flags, a build right after deps).
 # --tsan (a ThreadSanitizer build): only the integration binaries and the
 # Node suite, where the threads are; every report lands in a file, so none
 # hides in a daemon's captured stderr, and any report fails the run.
@@ -73,9 +74,11 @@ if [[ $mode != --tsan ]]; then
 	done
 fi
 
-# The Makefile's promises, on the plain build only: they do not change
-# under a sanitizer.
+# The Makefile's promises, on the plain build only: a sanitizer build
+# leaves out _FORTIFY_SOURCE, and these do not change under ThreadSanitizer.
 if [[ -z $mode ]]; then
+	run scripts/check-hardening.sh "$build/sessiond"
+	run tests/make-targets.sh "$build"
 	run tests/build-after-deps.sh
 fi
 
