@@ -1,6 +1,7 @@
 'use strict'
 // connect-sessiond: an express-session Store backed by sessiond's HTTP API
-// (api.md, version 1). No runtime dependencies beyond Node itself.
+// (version 1, sessiond's docs/api.md). No runtime dependencies beyond Node
+// itself.
 //
 // Two ways in, one class:
 //   const { SessiondStore } = require('connect-sessiond')

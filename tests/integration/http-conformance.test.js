@@ -4,7 +4,7 @@
 // authentication, X-Request-Id, pipelining and slow clients. Raw bytes on a
 // socket against three daemons (plain, with bearer tokens, with a 2 s
 // connection_timeout); each case asserts the status RFC 9110/9112 and
-// api.md call for, and at the end every table holds exactly what the
+// docs/api.md call for, and at the end every table holds exactly what the
 // legitimate requests of the suite wrote.
 //
 // Where the RFC leaves a choice (obs-fold: 400 or replace with SP; a
