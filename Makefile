@@ -21,7 +21,8 @@ VERSION  := $(shell cat VERSION)
 
 # Built the way Debian builds a network daemon. _FORTIFY_SOURCE needs an
 # optimised build and is left out of sanitizer builds, whose interceptors
-# do not see the __*_chk variants it substitutes.
+# do not see the __*_chk variants it substitutes. `make check` verifies the
+# binary (scripts/check-hardening.sh).
 HARDEN_CPPFLAGS := $(if $(SANITIZE),,-D_FORTIFY_SOURCE=2)
 HARDEN_CFLAGS   := -fstack-protector-strong -fstack-clash-protection \
                    -fcf-protection -fPIE
@@ -95,7 +96,7 @@ lint:
 	@# One file per run: clang-tidy 14 given several files in one run
 	@# carries analyzer state across them (false va_list reports).
 	for f in $(wildcard src/*.c); do \
-		clang-tidy --quiet $$f -- $(STD) -Iinclude -DSESSIOND_VERSION='"$(VERSION)"' \
+		clang-tidy --quiet $$f -- $(STD) -D_GNU_SOURCE -Iinclude -DSESSIOND_VERSION='"$(VERSION)"' \
 			|| exit 1; \
 	done
 	scan-build --status-bugs --use-cc=clang -o $(BUILD)/scan-build \
@@ -130,7 +131,8 @@ bench-node: all
 bench-auth: all
 	node scripts/auth-timing.js
 
-# The unit's ExecStart is rewritten to point at $(PREFIX)/bin.
+# The unit's ExecStart is rewritten to point at $(PREFIX)/bin
+# (tests/make-targets.sh installs into a DESTDIR in `make check`).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
 		$(DESTDIR)$(PREFIX)/share/doc/sessiond

@@ -3,8 +3,10 @@
 # tests against a dynalite started here on free loopback ports (one plain,
 # one TLS with its expired self-signed certificate) and always stopped.
 #   scripts/run-tests.sh BUILD_DIR [--sanitize|--tsan]
-# Ends with "N passed, N failed" summed over every Check suite and the
-# Node test files (which drive BUILD_DIR/sessiond over HTTP).
+# Ends with "N passed, N failed" summed over every Check suite, the Node
+# test files (which drive BUILD_DIR/sessiond over HTTP) and the build
+# checks (one each: the release binary's hardening, install and the
+# user's flags, a build right after deps).
 # --tsan (a ThreadSanitizer build): only the integration binaries and the
 # Node suite, where the threads are; every report lands in a file, so none
 # hides in a daemon's captured stderr, and any report fails the run.
@@ -55,6 +57,8 @@ run() { # run COMMAND...
 		line="node"
 		passed=$((passed + BASH_REMATCH[1]))
 		[[ $out =~ \#\ fail\ ([0-9]+) ]] && failed=$((failed + BASH_REMATCH[1]))
+	elif ((rc == 0)); then
+		passed=$((passed + 1)) # a script without a summary is one test
 	fi
 	# A crash, sanitizer report or leak fails the binary even if Check
 	# had already printed its summary.
@@ -68,6 +72,14 @@ if [[ $mode != --tsan ]]; then
 	for t in "$build"/tests/test_*; do
 		[[ -x $t ]] && run "$t"
 	done
+fi
+
+# The Makefile's promises, on the plain build only: a sanitizer build
+# leaves out _FORTIFY_SOURCE, and these do not change under ThreadSanitizer.
+if [[ -z $mode ]]; then
+	run scripts/check-hardening.sh "$build/sessiond"
+	run tests/make-targets.sh "$build"
+	run tests/build-after-deps.sh
 fi
 
 # The systemd unit's sandbox, rated by systemd itself where it is installed.

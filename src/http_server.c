@@ -324,11 +324,6 @@ void http_suspend(struct http_request *req)
 
 /* ---- request accessors ----------------------------------------------------- */
 
-enum http_method http_request_method(const struct http_request *req)
-{
-	return req->method;
-}
-
 const char *http_request_id(const struct http_request *req)
 {
 	return req->id;

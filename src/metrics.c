@@ -34,14 +34,6 @@ void metrics_sample(struct buf *b, const char *name, const char *labels, uint64_
 		buf_printf(b, "%s %llu\n", name, (unsigned long long)value);
 }
 
-void metrics_sample_f(struct buf *b, const char *name, const char *labels, double value)
-{
-	if (labels && *labels)
-		buf_printf(b, "%s{%s} %.9g\n", name, labels, value);
-	else
-		buf_printf(b, "%s %.9g\n", name, value);
-}
-
 void metrics_histogram_write(struct buf *b, const char *name, const char *labels,
 			     const struct metrics_histogram *h)
 {

@@ -35,7 +35,8 @@ declare namespace connectSessiond {
     /**
      * 'ERR_SESSIOND_HTTP' (an error answer: see status/title), 'ERR_SESSIOND_TIMEOUT',
      * 'ERR_SESSIOND_BAD_ID', 'ERR_SESSIOND_RESPONSE', 'ERR_SESSIOND_CLOSED', or the
-     * socket error's code (ECONNREFUSED, ...).
+     * socket error's code (ECONNREFUSED, ...). Thrown by the constructor:
+     * 'ERR_SESSIOND_NO_EXPRESS_SESSION'.
      */
     code: string
     /** HTTP status of sessiond's answer, when there was one. */
@@ -56,6 +57,11 @@ declare namespace connectSessiond {
 
   /** An express-session Store kept in sessiond. all/length/clear are not offered. */
   class SessiondStore extends session.Store {
+    /**
+     * Throws a SessiondError ('ERR_SESSIOND_NO_EXPRESS_SESSION') when this is
+     * the named class and require('express-session') finds nothing from
+     * connect-sessiond or the working directory: use the factory form then.
+     */
     constructor(options?: SessiondStoreOptions)
     get(sid: string, callback: Callback<session.SessionData | null>): void
     get(sid: string): Promise<session.SessionData | null>

@@ -1,18 +1,19 @@
 'use strict'
 // connect-sessiond: an express-session Store backed by sessiond's HTTP API
-// (api.md, version 1). No runtime dependencies beyond Node itself.
+// (version 1, sessiond's docs/api.md). No runtime dependencies beyond Node
+// itself.
 //
 // Two ways in, one class:
 //   const { SessiondStore } = require('connect-sessiond')
 //       extends the Store of the express-session that require() finds from
-//       here (the app's copy, as a peer), resolved on first use;
+//       here (the app's copy, as a peer), resolved on first use; when none
+//       is found, constructing it throws and points to the factory;
 //   const SessiondStore = require('connect-sessiond')(session)
 //       extends session.Store of the express-session the app passes in (the
 //       connect-dynamodb / connect-redis style; immune to duplicate copies).
 
 const http = require('node:http')
 const https = require('node:https')
-const { EventEmitter } = require('node:events')
 const { AsyncLocalStorage } = require('node:async_hooks')
 
 const VERSION = require('./package.json').version
@@ -519,11 +520,26 @@ function checkSid(op, sid) {
   }
 }
 
+// The base of the named SessiondStore when no express-session can be found.
+// The name must still resolve (destructuring and index.mjs read it at load
+// time), but a store without express-session's regenerate/load/createSession
+// would only fail at the first request, deep inside express-session ("store.
+// createSession is not a function"). So constructing one fails at once and
+// says what to do.
+class NoExpressSession {
+  constructor() {
+    throw new SessiondError(
+      'connect-sessiond: express-session cannot be found from connect-sessiond or the working ' +
+        'directory, so SessiondStore has no Store to extend. Pass the express-session your app ' +
+        "uses to the factory instead: const SessiondStore = require('connect-sessiond')(session)",
+      { code: 'ERR_SESSIOND_NO_EXPRESS_SESSION' }
+    )
+  }
+}
+
 // The Store base class of the app's express-session: require() from this
 // package (the app's copy when installed beside it, or linked as a peer),
-// else from the working directory; without express-session the store is a
-// plain EventEmitter (usable, but express-session's regenerate/load/
-// createSession helpers are then missing).
+// else from the working directory; else NoExpressSession.
 function appStoreBase() {
   const tries = [() => require('express-session'), () => require(require.resolve('express-session', { paths: [process.cwd()] }))]
   for (const t of tries) {
@@ -534,7 +550,7 @@ function appStoreBase() {
       if (err && err.code !== 'MODULE_NOT_FOUND') throw err
     }
   }
-  return EventEmitter
+  return NoExpressSession
 }
 
 /**

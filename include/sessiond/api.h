@@ -1,4 +1,4 @@
-/* api.h: the endpoints of the session API (shared/spec/api.md), one small
+/* api.h: the endpoints of the session API (docs/api.md), one small
  * function each: parse, validate, call DynamoDB, answer. They run on
  * libmicrohttpd's workers and finish on the DynamoDB client's I/O thread. */
 #ifndef SESSIOND_API_H

@@ -1,6 +1,7 @@
 /* conf.h: sessiond's settings, the one table of them, and their parsing
- * from a libconfig file (the contract is shared/spec/config.md). Parsed once
- * at start; the rest of the program sees a const struct conf. */
+ * from a libconfig file (docs/configuration.md; each setting is described
+ * in docs/sessiond.8). Parsed once at start; the rest of the program sees a
+ * const struct conf. */
 #ifndef SESSIOND_CONF_H
 #define SESSIOND_CONF_H
 

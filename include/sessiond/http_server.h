@@ -117,7 +117,6 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b);
 
 /* ---- for handlers -------------------------------------------------------- */
 
-enum http_method http_request_method(const struct http_request *req);
 /* The decoded, validated {id} of the route, or "" when it has none. */
 const char *http_request_id(const struct http_request *req);
 /* The body (NUL-terminated, len may be 0); borrowed from req. */

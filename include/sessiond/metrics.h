@@ -24,7 +24,6 @@ void metrics_family(struct buf *b, const char *name, const char *type, const cha
 
 /* One sample line; labels like `route="get",code="200"`, or NULL. */
 void metrics_sample(struct buf *b, const char *name, const char *labels, uint64_t value);
-void metrics_sample_f(struct buf *b, const char *name, const char *labels, double value);
 
 /* The _bucket (cumulative, with le), _sum and _count lines of h. */
 void metrics_histogram_write(struct buf *b, const char *name, const char *labels,

@@ -1,7 +1,9 @@
 /* fake_http.h: a scripted HTTP/1.1 server on a loopback port for tests.
  * It answers each request with the next scripted reply (the last one
  * repeats), records what it received, and can misbehave on purpose: wrong
- * x-amz-crc32, a close without answering, or no answer at all. */
+ * x-amz-crc32, a close without answering, or no answer at all.
+ * fake_route.h is the sibling that answers through a callback; both run on
+ * fake_server.h's loop. */
 #ifndef SESSIOND_TEST_FAKE_HTTP_H
 #define SESSIOND_TEST_FAKE_HTTP_H
 

@@ -2,7 +2,7 @@
  * callback instead of a script, so one fake can play a metadata service, a
  * container endpoint or STS: look at the method, path and headers, refuse
  * what a real service would refuse, and misbehave on purpose (never answer).
- * fake_http.h is the scripted sibling; this one shares nothing with it. */
+ * fake_http.h is the scripted sibling; both run on fake_server.h's loop. */
 #ifndef SESSIOND_TEST_FAKE_ROUTE_H
 #define SESSIOND_TEST_FAKE_ROUTE_H
 

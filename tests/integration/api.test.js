@@ -1,5 +1,5 @@
 'use strict'
-// End-to-end tests of the HTTP contract (shared/spec/api.md): the real
+// End-to-end tests of the HTTP contract (docs/api.md): the real
 // sessiond binary over HTTP against dynalite, the table checked directly.
 
 const { describe, it, before, after } = require('node:test')

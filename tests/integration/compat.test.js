@@ -1,7 +1,7 @@
 'use strict'
 // Compatibility with the real npm packages express-session + connect-dynamodb
 // (+ @aws-sdk/client-dynamodb): a Node app and the daemon share one table,
-// in both directions (api.md, "Storage layout").
+// in both directions (docs/api.md, "Storage layout").
 
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')

@@ -1,7 +1,8 @@
 'use strict'
 // The README's "Try it" commands, run verbatim (only the port changes)
 // against a daemon with default-ish settings: each must exit 0 (they use
-// curl -f, so any 4xx/5xx fails) in the order the README gives them.
+// curl -f, so any 4xx/5xx fails) in the order the README gives them. And
+// its Layout section against the tree, so that it cannot go stale again.
 
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -11,12 +12,39 @@ const { execFileSync } = require('node:child_process')
 
 const { startDaemon } = require('./lib/daemon')
 
+const ROOT = path.join(__dirname, '..', '..')
+
+// The text of the README's section under "## title", up to the next one.
+function readmeSection(title) {
+  const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  return text.split(`\n## ${title}\n`)[1].split('\n## ')[0]
+}
+
 function readmeCommands() {
-  const text = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8')
-  const section = text.split('\n## Try it')[1].split('\n## ')[0]
-  const block = section.split('```sh\n')[1].split('```')[0]
+  const block = readmeSection('Try it').split('```sh\n')[1].split('```')[0]
   return block.split('\n').filter((l) => l.startsWith('curl '))
 }
+
+// The directories below dir, as "dir/name/" ("name/" at the top), without
+// hidden ones, build output and installed packages.
+function subdirs(dir) {
+  return fs
+    .readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== 'build' && e.name !== 'node_modules')
+    .map((e) => path.posix.join(dir, e.name) + '/')
+}
+
+describe('README layout', () => {
+  it('names every module of src/ and every directory of the tree and of tests/', () => {
+    const named = [...readmeSection('Layout').matchAll(/`([^`]+)`/g)].map((m) => m[1])
+    for (const f of fs.readdirSync(path.join(ROOT, 'src')).filter((f) => f.endsWith('.c'))) {
+      assert.ok(named.includes(f.slice(0, -2)), `the Layout table has a row for src/${f}`)
+    }
+    for (const d of [...subdirs('.'), ...subdirs('tests')]) {
+      assert.ok(named.some((n) => n.startsWith(d)), `the Layout section names ${d}`)
+    }
+  })
+})
 
 describe('README examples', () => {
   let d

@@ -1,5 +1,5 @@
 'use strict'
-// Command line and start-up errors (shared/spec/config.md): each start-up
+// Command line and start-up errors (docs/configuration.md): each start-up
 // error exits 1 with one clear line on stderr; -t, -V, -h.
 
 const { describe, it } = require('node:test')

@@ -146,22 +146,45 @@ describe('the class and the factory', () => {
     assert.throws(() => connectSessiond({}), TypeError)
   })
 
-  it('without express-session anywhere, SessiondStore is still a usable EventEmitter', () => {
+  it('where express-session does not resolve, constructing SessiondStore throws what to do; the factory works', () => {
+    // The package alone in an app folder whose node_modules has no
+    // express-session (none up the tree from os.tmpdir() either); the app's
+    // own express-session lives elsewhere, as in a monorepo or a global
+    // install.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'connect-sessiond-'))
     try {
       const copy = path.join(dir, 'node_modules', 'connect-sessiond')
       fs.mkdirSync(copy, { recursive: true })
       for (const f of ['index.js', 'index.mjs', 'package.json']) fs.copyFileSync(path.join(pkgDir, f), path.join(copy, f))
-      const code = `
-        const { SessiondStore } = require('connect-sessiond')
-        const s = new SessiondStore()
-        const { EventEmitter } = require('node:events')
+      const env = { ...process.env, NODE_PATH: '' }
+      const nowhere = spawnSync(process.execPath, ['-e', "require.resolve('express-session')"], { cwd: dir, env })
+      assert.notEqual(nowhere.status, 0, 'express-session must not resolve from the test folder')
+      const cjs = `
+        const session = require(${JSON.stringify(require.resolve('express-session'))})
+        const connectSessiond = require('connect-sessiond')
+        const { SessiondStore } = connectSessiond
+        let err
+        try { new SessiondStore({ url: 'http://127.0.0.1:1' }) } catch (e) { err = e }
+        const s = new (connectSessiond(session))({ url: 'http://127.0.0.1:1' })
         process.stdout.write(JSON.stringify({
-          ee: s instanceof EventEmitter, base: Object.getPrototypeOf(SessiondStore).name, get: typeof s.get }))
+          named: typeof SessiondStore, sessiondError: err instanceof connectSessiond.SessiondError,
+          code: err && err.code, message: err && err.message,
+          factory: s instanceof session.Store && typeof s.createSession === 'function' }))
         s.close()`
-      const r = spawnSync(process.execPath, ['-e', code], { cwd: dir, env: { ...process.env, NODE_PATH: '' }, encoding: 'utf8' })
+      const r = spawnSync(process.execPath, ['-e', cjs], { cwd: dir, env, encoding: 'utf8' })
       assert.equal(r.status, 0, r.stderr)
-      assert.deepEqual(JSON.parse(r.stdout), { ee: true, base: 'EventEmitter', get: 'function' })
+      const { message, ...out } = JSON.parse(r.stdout)
+      assert.deepEqual(out, { named: 'function', sessiondError: true, code: 'ERR_SESSIOND_NO_EXPRESS_SESSION', factory: true })
+      assert.match(message, /express-session cannot be found/)
+      assert.ok(message.includes("require('connect-sessiond')(session)"), message)
+
+      // The ESM entry reads the name at import: importing must still work.
+      const esm = `
+        import { SessiondStore } from 'connect-sessiond'
+        try { new SessiondStore(); process.stdout.write('constructed') } catch (e) { process.stdout.write(e.code) }`
+      const m = spawnSync(process.execPath, ['--input-type=module', '-e', esm], { cwd: dir, env, encoding: 'utf8' })
+      assert.equal(m.status, 0, m.stderr)
+      assert.equal(m.stdout, 'ERR_SESSIOND_NO_EXPRESS_SESSION')
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

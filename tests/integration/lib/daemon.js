@@ -3,7 +3,7 @@
 // starts the real sessiond binary against the test DynamoDB engine (dynalite,
 // SESSIOND_TEST_DDB_ENDPOINT), waits for its "listening on" line and stops
 // it again. Also small HTTP helpers shared by the test files: fetch wrappers
-// and a raw-socket exchange for hostile bytes.
+// and raw-socket exchanges for hostile bytes (one answer, or a pipeline).
 //
 // Environment:
 //   SESSIOND_TEST_DDB_ENDPOINT  the dynalite endpoint (required for daemons)
@@ -346,43 +346,42 @@ function describeExchange(r) {
   return `${r.method} ${r.path}${sent} -> ${r.status} [${hs.join('; ')}] ${tail(r.text || '', 600)}`
 }
 
-// Sends bytes (string = latin1, or Buffer; or an array of them, written
-// with a small pause between) on a fresh TCP connection and reads what comes
-// back. Resolves with { raw, statusLine, status, headers (lower-cased
-// names → array of values), body, closed, closedBy } once the peer closed
-// the connection, or at most waitMs after the first complete response head
-// (closed is then false).
-function rawExchange(port, chunks, { host = '127.0.0.1', waitMs = 3000, totalMs = 10000, pauseMs = 50 } = {}) {
+// ---------------------------------------------------------------------------
+// Raw exchanges on a socket, for bytes no HTTP client would send
+
+// Sends chunks (string = latin1, or Buffer; or an array of them, written
+// pauseMs apart) on a fresh TCP connection and collects what comes back.
+// Settles when the peer closes (closed = true), waitMs after ready(bytes so
+// far) first holds (closed = false), or after totalMs. Resolves with
+// { buf, closed, closedBy ('end', 'close' or the socket error's code), ms }.
+function rawTalk(port, chunks, { host = '127.0.0.1', ready, waitMs, totalMs, pauseMs }) {
   if (!Array.isArray(chunks)) chunks = [chunks]
+  const t0 = Date.now()
   return new Promise((resolve) => {
     const sock = net.connect({ host, port })
     let buf = Buffer.alloc(0)
     let finished = false
-    let headTimer = null
+    let waitTimer = null
     let closedBy = null
     const finish = (closed) => {
       if (finished) return
       finished = true
       clearTimeout(totalTimer)
-      clearTimeout(headTimer)
+      clearTimeout(waitTimer)
       sock.destroy()
-      resolve({ ...parseResponse(buf), closed, closedBy })
+      resolve({ buf, closed, closedBy, ms: Date.now() - t0 })
     }
     const totalTimer = setTimeout(() => finish(false), totalMs)
     sock.on('data', (d) => {
       buf = Buffer.concat([buf, d])
-      if (!headTimer && buf.indexOf('\r\n\r\n') >= 0) {
-        headTimer = setTimeout(() => finish(false), waitMs)
-      }
+      if (!waitTimer && ready(buf)) waitTimer = setTimeout(() => finish(false), waitMs)
     })
-    sock.on('end', () => {
-      closedBy = closedBy || 'end'
-      finish(true)
-    })
-    sock.on('close', () => {
-      closedBy = closedBy || 'close'
-      finish(true)
-    })
+    for (const ev of ['end', 'close']) {
+      sock.on(ev, () => {
+        closedBy = closedBy || ev
+        finish(true)
+      })
+    }
     sock.on('error', (e) => {
       // A reset after the answer (the server did not read our body) still
       // counts as the server closing the connection.
@@ -400,33 +399,90 @@ function rawExchange(port, chunks, { host = '127.0.0.1', waitMs = 3000, totalMs 
   })
 }
 
+// Sends bytes as rawTalk does and reads the first answer. Resolves with
+// { raw, statusLine, status, headers (lower-cased names → array of values),
+// body, interim, closed, closedBy } once the peer closed the connection, or
+// at most waitMs after the first complete response head (closed is then
+// false).
+async function rawExchange(port, chunks, { host = '127.0.0.1', waitMs = 3000, totalMs = 10000, pauseMs = 50 } = {}) {
+  const ready = (buf) => buf.indexOf('\r\n\r\n') >= 0
+  const r = await rawTalk(port, chunks, { host, ready, waitMs, totalMs, pauseMs })
+  return { ...parseResponse(r.buf), closed: r.closed, closedBy: r.closedBy }
+}
+
+// The status line and header fields of one response head (latin1 text
+// without its final CRLF CRLF): { statusLine, status (0 when the line does
+// not start like a status line), headers (lower-cased names → array of
+// values) }.
+function parseHead(head) {
+  const lines = head.split('\r\n')
+  const m = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(lines[0] || '')
+  const headers = {}
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':')
+    if (i <= 0) continue
+    const k = l.slice(0, i).trim().toLowerCase()
+    ;(headers[k] = headers[k] || []).push(l.slice(i + 1).trim())
+  }
+  return { statusLine: lines[0] || '', status: m ? Number(m[1]) : 0, headers }
+}
+
 // Parses the first HTTP response in buf (interim 1xx responses are kept in
-// interim[] and skipped).
+// interim[] and skipped); its body is every byte after the head.
 function parseResponse(buf) {
   const out = { raw: buf.toString('latin1'), statusLine: '', status: 0, headers: {}, body: '', interim: [] }
   let rest = out.raw
   for (;;) {
     const end = rest.indexOf('\r\n\r\n')
-    const head = end >= 0 ? rest.slice(0, end) : rest
-    const lines = head.split('\r\n')
-    const m = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(lines[0] || '')
-    const status = m ? Number(m[1]) : 0
-    if (status >= 100 && status < 200 && end >= 0) {
-      out.interim.push(lines[0])
+    const h = parseHead(end >= 0 ? rest.slice(0, end) : rest)
+    if (h.status >= 100 && h.status < 200 && end >= 0) {
+      out.interim.push(h.statusLine)
       rest = rest.slice(end + 4)
       continue
     }
-    out.statusLine = lines[0] || ''
-    out.status = status
-    for (const l of lines.slice(1)) {
-      const i = l.indexOf(':')
-      if (i <= 0) continue
-      const k = l.slice(0, i).trim().toLowerCase()
-      ;(out.headers[k] = out.headers[k] || []).push(l.slice(i + 1).trim())
-    }
+    out.statusLine = h.statusLine
+    out.status = h.status
+    out.headers = h.headers
     out.body = end >= 0 ? rest.slice(end + 4) : ''
     return out
   }
+}
+
+// Splits buf into complete responses, their bodies delimited by
+// Content-Length (pipelined answers follow each other directly, "...}HTTP/1.1
+// 200"); a HEAD answer, 1xx, 204 and 304 have none. methods[i] is the method
+// of the i-th request, so HEAD answers are framed right. Returns
+// { responses: [{ statusLine, status, headers, body, head, interim }],
+// rest (latin1 bytes after the last complete response, or from an unframed
+// one on) }.
+function parseResponses(buf, methods = []) {
+  const responses = []
+  let rest = buf
+  const interim = []
+  for (;;) {
+    const end = rest.indexOf('\r\n\r\n')
+    if (end < 0) break
+    const head = rest.subarray(0, end).toString('latin1')
+    const { statusLine, status, headers } = parseHead(head)
+    if (!/^HTTP\/\d\.\d \d{3}(?: .*)?$/.test(statusLine)) break // not a response: leave it in rest
+    if (status >= 100 && status < 200) {
+      interim.push(statusLine)
+      rest = rest.subarray(end + 4)
+      continue
+    }
+    const method = methods[responses.length] || 'GET'
+    let len = 0
+    if (method !== 'HEAD' && status !== 204 && status !== 304) {
+      const cl = headers['content-length']
+      if (!cl || cl.length !== 1 || !/^\d+$/.test(cl[0])) break // unframed: leave it in rest
+      len = Number(cl[0])
+    }
+    if (rest.length < end + 4 + len) break // incomplete
+    const body = rest.subarray(end + 4, end + 4 + len).toString('latin1')
+    responses.push({ statusLine, status, headers, body, head, interim: interim.splice(0) })
+    rest = rest.subarray(end + 4 + len)
+  }
+  return { responses, rest: rest.toString('latin1') }
 }
 
 module.exports = {
@@ -445,6 +501,8 @@ module.exports = {
   runDaemon,
   request,
   describeExchange,
+  rawTalk,
   rawExchange,
   parseResponse,
+  parseResponses,
 }
