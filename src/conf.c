@@ -36,7 +36,7 @@ struct conf_entry {
 #define INT(p, field, lo, hi, def) { p, CONF_INT, F(field), lo, hi, def, NULL }
 #define BOOL(p, field, def) { p, CONF_BOOL, F(field), 0, 0, def, NULL }
 
-/* The settings of shared/spec/config.md, in its order. */
+/* The settings of docs/sessiond.8 (CONFIGURATION) and conf/sessiond.conf, in their order. */
 static const struct conf_entry conf_table[] = {
 	STR("listen.address", listen.address, "127.0.0.1"),
 	INT("listen.port", listen.port, 0, 65535, 8080),
