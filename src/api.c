@@ -77,6 +77,9 @@ struct api_op {
 	enum api_step step;
 	int tries;
 	int64_t now;
+	int64_t deadline_ms;    /* now_mono_ms() time by which the whole request
+	                           is answered: every DynamoDB call of it,
+	                           retries and read-backs included, ends by then */
 	char *key;              /* prefix + id */
 	struct session sess;    /* as read, or as about to be written */
 	json_t *patch;          /* PATCH body */
@@ -117,6 +120,7 @@ static struct api_op *api_op_new(struct api *api, struct http_request *req, enum
 	op->req = req;
 	op->step = step;
 	op->now = now_wall_s();
+	op->deadline_ms = now_mono_ms() + api->conf->limits.request_timeout_ms;
 	buf_init(&key, 0);
 	if (buf_append_str(&key, api->conf->dynamodb.prefix) != ERROR_OK ||
 	    buf_append_str(&key, http_request_id(req)) != ERROR_OK) {
@@ -225,10 +229,15 @@ static void api_finish_parse(struct api_op *op, enum error_code rc,
 
 static void api_on_ddb(void *arg, struct ddb_result *res);
 
-/* Sends r for op; on failure to queue, answers and frees op. */
+/* Sends r for op, under op's deadline; on failure to queue, answers and
+ * frees op. */
 static void api_send(struct api_op *op, const struct ddb_request *r, long delay_ms)
 {
-	enum error_code rc = ddb_client_submit_delayed(op->api->ddb, r, delay_ms, api_on_ddb, op);
+	struct ddb_request timed = *r;
+	enum error_code rc;
+
+	timed.deadline_ms = op->deadline_ms;
+	rc = ddb_client_submit_delayed(op->api->ddb, &timed, delay_ms, api_on_ddb, op);
 
 	if (rc != ERROR_OK) {
 		struct ddb_result res = { .rc = rc };

@@ -1414,7 +1414,10 @@ enum error_code ddb_client_submit_delayed(struct ddb_client *client,
 	call->arg = arg;
 	call->due_ms = delay_ms > 0 ? now_mono_ms() + delay_ms : 0;
 	clock_gettime(CLOCK_MONOTONIC, &call->submitted);
-	call->deadline_ms = client->deadline_ms ? now_mono_ms() + client->deadline_ms : 0;
+	if (req->deadline_ms > 0)
+		call->deadline_ms = req->deadline_ms;
+	else
+		call->deadline_ms = client->deadline_ms ? now_mono_ms() + client->deadline_ms : 0;
 	buf_init(&call->response, client->max_response);
 	loop = ddb_this_loop;
 	if (loop && loop->client == client && !loop->stopping) {

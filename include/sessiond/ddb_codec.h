@@ -125,6 +125,11 @@ struct ddb_request {
 	 * client must not resend it once an attempt may have been applied; it
 	 * completes with maybe_applied set and lets the caller find out. */
 	bool no_replay;
+	/* For the transport too: when the whole request must be over, in
+	 * now_mono_ms() time; 0 takes the client's deadline_ms from submit.
+	 * A caller whose work spans several requests passes one deadline to
+	 * all of them, so the limit bounds the whole flow. */
+	int64_t deadline_ms;
 };
 
 /* Appends the JSON body of req to out. ERROR_INVALID when a field that the

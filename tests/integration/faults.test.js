@@ -466,6 +466,59 @@ describe('DynamoDB faults (issue 4)', () => {
 })
 
 // ---------------------------------------------------------------------------
+// limits.request_timeout_ms bounds a whole request, not each DynamoDB call:
+// a PATCH (a read, then a write) whose calls each fit the limit but whose
+// sum does not is cut off at the limit with a 503, instead of running on.
+
+describe('limits.request_timeout_ms bounds the whole request', () => {
+  const LIMIT_MS = 400
+  const DELAY_MS = 250 // each DynamoDB call: one fits the limit, two do not
+  let proxy, d
+
+  before(async () => {
+    proxy = await startFaultProxy(ddbEndpoint())
+    d = await startDaemon({
+      dynamodb: { endpoint: proxy.url, timeout_ms: 2000, max_attempts: MAX_ATTEMPTS },
+      limits: { request_timeout_ms: LIMIT_MS },
+    })
+    await warm(d)
+  }, T)
+
+  after(async () => {
+    if (d) await d.stop()
+    if (proxy) await proxy.close()
+  }, T)
+
+  async function timed(method, tag, path, opts = {}) {
+    proxy.set({ kind: 'delay', delayMs: DELAY_MS, ops: null }, tag)
+    const start = Date.now()
+    const res = await request(d.url, method, path, { ...opts, headers: { 'X-Request-Id': tag, ...(opts.headers || {}) }, timeoutMs: 15000 })
+    return { res, ms: Date.now() - start, calls: proxy.total(tag) }
+  }
+
+  it('a PATCH of two slow calls answers 503 at the limit', T, async () => {
+    const tag = newTag()
+    const id = `${tag}-deadline`
+    await ddb.putItem(d.table, ddbLib.sessionItem(id, { data: seedData(tag), expires: now() + 3600, version: SEED_VERSION }))
+    const { res, ms, calls } = await timed('PATCH', tag, `/v1/sessions/${id}`, {
+      headers: { 'Content-Type': 'application/merge-patch+json' },
+      body: JSON.stringify({ added: tag }),
+    })
+    assert.equal(res.status, 503, `status ${res.status} after ${ms} ms and ${calls} calls`)
+    assert.ok(ms < LIMIT_MS + 300, `answered after ${ms} ms, limit ${LIMIT_MS} ms`)
+    assert.ok(calls >= 2, `${calls} DynamoDB calls: the read did finish`)
+  })
+
+  it('a GET of one slow call still fits', T, async () => {
+    const tag = newTag()
+    const id = `${tag}-fits`
+    await ddb.putItem(d.table, ddbLib.sessionItem(id, { data: seedData(tag), expires: now() + 3600, version: SEED_VERSION }))
+    const { res, ms } = await timed('GET', tag, `/v1/sessions/${id}`)
+    assert.equal(res.status, 200, `status ${res.status} after ${ms} ms`)
+  })
+})
+
+// ---------------------------------------------------------------------------
 // The matrix, as Markdown lines (printed as TAP comments by the last test).
 
 function matrixLines() {
