@@ -58,7 +58,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Keep the test objects that pattern rules make along the way.
 .SECONDARY:
 
-.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node lint
+.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node lint soak profile
 
 all: $(BUILD)/sessiond
 
@@ -126,6 +126,21 @@ bench:
 # ROUNDS, DURATION, WARMUP, CONNS, NSESS). Not part of `check`.
 bench-node: all
 	SESSIOND_BIN=$(BUILD)/sessiond node clients/node/bench/overhead.js
+
+# A long mixed run against one release daemon, for leaks: 1,000,000
+# requests at 64 connections (SOAK_REQUESTS, SOAK_CONNS); checks RSS growth,
+# descriptors and answers (bench/soak.js). Not part of `check`.
+SOAK_REQUESTS ?= 1000000
+SOAK_CONNS    ?= 64
+soak: deps
+	$(MAKE) --no-print-directory BUILD=build/bench all
+	node bench/soak.js --bin build/bench/sessiond --requests $(SOAK_REQUESTS) --conns $(SOAK_CONNS)
+
+# Where the time goes: one workload under perf (bench/profile.sh; OP, CONNS,
+# SECONDS, PERF=1 or STRACE=1). Not part of `check`.
+profile:
+	$(MAKE) --no-print-directory BUILD=build/bench all
+	bench/profile.sh build/bench/sessiond
 
 # Latency of the bearer-token check for each way a token can be wrong.
 bench-auth: all
