@@ -44,7 +44,7 @@ fi
 CONNS=${CONNS:-"1 16 64"}
 WORKLOADS=${WORKLOADS:-"get put patch touch create mix"}
 NSESS=${NSESS:-2000}
-LOG_LEVEL=warn # at "info" the per-request log line adds ~10 us of CPU per op
+LOG_LEVEL=warn # the "info" line's cost is measured on its own (sessiond-info)
 
 build=build/bench
 state=$build/run
@@ -87,10 +87,10 @@ fi
 
 rm -rf "$state"
 mkdir -p "$state"
-sessiond_pid='' peer_pid='' idle_pid=''
+sessiond_pid='' info_pid='' peer_pid='' idle_pid=''
 stop_all() {
 	local p
-	for p in $idle_pid $peer_pid $sessiond_pid; do
+	for p in $idle_pid $peer_pid $info_pid $sessiond_pid; do
 		kill -TERM "$p" 2>/dev/null || continue
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null || true
@@ -142,6 +142,17 @@ sessiond_pid=$!
 sessiond_url=http://127.0.0.1:$sessiond_port
 wait_http "$sessiond_url/readyz" "$sessiond_pid" sessiond
 say "sessiond on $sessiond_url (pid $sessiond_pid)"
+
+# A second daemon on the same table at log.level = info, the default (one
+# line per request): what that line costs, measured on GET alone.
+info_port=$(free_port)
+sed -e "s/port = $sessiond_port;/port = $info_port;/" -e "s/level = \"$LOG_LEVEL\"/level = \"info\"/" \
+	"$state/sessiond.conf" >"$state/sessiond-info.conf"
+$build/sessiond -c "$state/sessiond-info.conf" 2>"$state/sessiond-info.log" &
+info_pid=$!
+info_url=http://127.0.0.1:$info_port
+wait_http "$info_url/readyz" "$info_pid" sessiond-info
+say "sessiond at log.level info on $info_url (pid $info_pid)"
 
 node bench/peer/server.js --endpoint "$dynalite_url" --port 0 --table bench_peer \
 	>"$state/peer.log" 2>&1 &
@@ -209,6 +220,7 @@ printf 'sock_errors\tnon2xx\tcalls_per_op\tsvc_cpu_ns\tsvc_ticks\tdyn_cpu_ns\tsv
 target_url() {
 	case $1 in
 	sessiond) echo "$sessiond_url" ;;
+	sessiond-info) echo "$info_url" ;;
 	peer) echo "$peer_url" ;;
 	ceiling) echo "$dynalite_url" ;;
 	esac
@@ -230,6 +242,7 @@ measure() {
 	url=$(target_url "$target")
 	case $target in
 	sessiond) script=bench/wrk/service.lua pid=$sessiond_pid ;;
+	sessiond-info) script=bench/wrk/service.lua pid=$info_pid ;;
 	peer) script=bench/wrk/service.lua pid=$peer_pid ;;
 	ceiling) script=bench/wrk/ceiling.lua pid=$dynalite_pid extra=(bench_ceiling) ;;
 	esac
@@ -297,6 +310,9 @@ for round in $(seq "$ROUNDS"); do
 	for target in sessiond peer; do
 		measure "$round" "$target" healthz 16
 	done
+	if [[ " $WORKLOADS " == *" get "* ]]; then
+		measure "$round" sessiond-info get 16
+	fi
 done
 
 # ---- memory with idle keep-alive connections ---------------------------------------

@@ -96,12 +96,18 @@ struct ddb_queue {
 	struct ddb_call *tail;
 };
 
-/* A socket curl asked us to watch. Freed only after the turn that removed
- * it, since an event for it may still be in that turn's batch. */
+/* A socket curl asked us to watch. When curl stops watching it (the
+ * connection went back to the pool idle), it stays in the epoll set,
+ * parked, so the next request on it costs no epoll_ctl; an event on a
+ * parked socket (the peer closed it) unwatches it for real. Freed only
+ * after the turn that closed it, since an event for it may still be in
+ * that turn's batch. */
 struct ddb_sock {
 	struct evloop_source src;
 	struct ddb_loop *loop;
-	bool dead;
+	uint32_t events;  /* registered in the epoll set; 0: not registered */
+	bool parked;      /* curl does not watch it now */
+	bool dead;        /* closed */
 	struct ddb_sock *next_dead;
 };
 
@@ -122,7 +128,9 @@ struct ddb_loop {
 	unsigned n_idle_easy;
 	uint64_t rng;             /* xorshift state for backoff jitter: not for secrets */
 	int64_t curl_due_ms;      /* curl's timer, monotonic; -1: none */
-	struct ddb_sock *dead;    /* sockets removed in this turn */
+	struct ddb_sock **socks;  /* by descriptor: the sockets curl opened */
+	size_t n_socks;
+	struct ddb_sock *dead;    /* sockets closed in this turn */
 	_Atomic bool stopping;    /* detached or freed: cancel, start nothing;
 	                             other threads read it under lock */
 
@@ -273,7 +281,8 @@ static void ddb_call_complete(struct ddb_client *client, struct ddb_call *call,
 static curl_socket_t ddb_open_socket(void *clientp, curlsocktype purpose,
 				     struct curl_sockaddr *addr)
 {
-	struct ddb_client *client = clientp;
+	struct ddb_loop *loop = clientp;
+	struct ddb_client *client = loop->client;
 	uint64_t open, peak;
 	curl_socket_t fd;
 
@@ -289,11 +298,14 @@ static curl_socket_t ddb_open_socket(void *clientp, curlsocktype purpose,
 	return fd;
 }
 
+static void ddb_sock_forget(struct ddb_loop *loop, curl_socket_t fd);
+
 static int ddb_close_socket(void *clientp, curl_socket_t fd)
 {
-	struct ddb_client *client = clientp;
+	struct ddb_loop *loop = clientp;
 
-	atomic_fetch_sub(&client->conns_open, 1);
+	ddb_sock_forget(loop, fd);
+	atomic_fetch_sub(&loop->client->conns_open, 1);
 	return close(fd);
 }
 
@@ -395,8 +407,9 @@ static CURLcode ddb_on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userp)
 /* ---- easy handles ------------------------------------------------------ */
 
 /* Options that never change between attempts are set once per handle. */
-static CURL *ddb_easy_new(struct ddb_client *client)
+static CURL *ddb_easy_new(struct ddb_loop *loop)
 {
+	struct ddb_client *client = loop->client;
 	CURL *easy = curl_easy_init();
 
 	if (!easy)
@@ -423,9 +436,9 @@ static CURL *ddb_easy_new(struct ddb_client *client)
 	if (client->proxy)
 		curl_easy_setopt(easy, CURLOPT_PROXY, client->proxy);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, ddb_open_socket);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, client);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, loop);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, ddb_close_socket);
-	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, client);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, loop);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, ddb_on_body);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, ddb_on_header);
 	return easy;
@@ -435,7 +448,7 @@ static CURL *ddb_easy_get(struct ddb_loop *loop)
 {
 	if (loop->n_idle_easy)
 		return loop->idle_easy[--loop->n_idle_easy];
-	return ddb_easy_new(loop->client);
+	return ddb_easy_new(loop);
 }
 
 static void ddb_easy_put(struct ddb_loop *loop, CURL *easy)
@@ -934,6 +947,14 @@ static void ddb_on_socket_event(void *arg, uint32_t events)
 
 	if (sock->dead)
 		return;
+	if (sock->parked) {
+		/* An idle pooled connection stirred (the peer closed it, most
+		 * likely): stop watching it; curl finds out when it next
+		 * checks the connection. */
+		evloop_del(sock->loop->ev, &sock->src);
+		sock->events = 0;
+		return;
+	}
 	if (events & EPOLLIN)
 		mask |= CURL_CSELECT_IN;
 	if (events & EPOLLOUT)
@@ -943,20 +964,71 @@ static void ddb_on_socket_event(void *arg, uint32_t events)
 	ddb_socket_action(sock->loop, sock->src.fd, mask);
 }
 
+/* The record of fd, made if need be; NULL when out of memory. */
+static struct ddb_sock *ddb_sock_get(struct ddb_loop *loop, curl_socket_t fd)
+{
+	struct ddb_sock *sock;
+
+	if (fd < 0)
+		return NULL;
+	if ((size_t)fd >= loop->n_socks) {
+		size_t n = (size_t)fd + 64;
+		struct ddb_sock **p = realloc(loop->socks, n * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		memset(p + loop->n_socks, 0, (n - loop->n_socks) * sizeof(*p));
+		loop->socks = p;
+		loop->n_socks = n;
+	}
+	sock = loop->socks[fd];
+	if (!sock) {
+		sock = calloc(1, sizeof(*sock));
+		if (!sock)
+			return NULL;
+		sock->src = (struct evloop_source){ .fd = fd, .fn = ddb_on_socket_event, .arg = sock };
+		sock->loop = loop;
+		loop->socks[fd] = sock;
+	}
+	return sock;
+}
+
+/* curl closes fd: unwatch it, and free its record after this turn. */
+static void ddb_sock_forget(struct ddb_loop *loop, curl_socket_t fd)
+{
+	struct ddb_sock *sock;
+
+	if (fd < 0 || (size_t)fd >= loop->n_socks || !(sock = loop->socks[fd]))
+		return;
+	loop->socks[fd] = NULL;
+	if (sock->events)
+		evloop_del(loop->ev, &sock->src);
+	sock->dead = true;
+	sock->next_dead = loop->dead;
+	loop->dead = sock;
+}
+
 /* CURLMOPT_SOCKETFUNCTION: curl says which events it wants on a socket. */
 static int ddb_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	struct ddb_loop *loop = userp;
 	struct ddb_sock *sock = socketp;
 	uint32_t events = 0;
+	enum error_code rc = ERROR_OK;
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (sock) {
-			evloop_del(loop->ev, &sock->src);
-			sock->dead = true;
-			sock->next_dead = loop->dead;
-			loop->dead = sock;
+			sock->parked = true;
+			/* Parked sockets wait for input only: a writable
+			 * socket would wake the loop in every turn. */
+			if ((sock->events & EPOLLOUT) &&
+			    evloop_mod(loop->ev, &sock->src, EPOLLIN) != ERROR_OK) {
+				evloop_del(loop->ev, &sock->src);
+				sock->events = 0;
+			} else if (sock->events & EPOLLOUT) {
+				sock->events = EPOLLIN;
+			}
 			curl_multi_assign(loop->multi, fd, NULL);
 		}
 		return 0;
@@ -966,19 +1038,22 @@ static int ddb_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, vo
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		events |= EPOLLOUT;
 	if (!sock) {
-		sock = calloc(1, sizeof(*sock));
+		sock = ddb_sock_get(loop, fd);
 		if (!sock)
 			return -1; /* curl fails the transfers on this socket */
-		sock->src = (struct evloop_source){ .fd = fd, .fn = ddb_on_socket_event, .arg = sock };
-		sock->loop = loop;
-		if (evloop_add(loop->ev, &sock->src, events) != ERROR_OK) {
-			free(sock);
-			return -1;
-		}
 		curl_multi_assign(loop->multi, fd, sock);
-		return 0;
 	}
-	return evloop_mod(loop->ev, &sock->src, events) == ERROR_OK ? 0 : -1;
+	sock->parked = false;
+	if (sock->events == events)
+		return 0;
+	if (!sock->events)
+		rc = evloop_add(loop->ev, &sock->src, events);
+	else
+		rc = evloop_mod(loop->ev, &sock->src, events);
+	if (rc != ERROR_OK)
+		return -1;
+	sock->events = events;
+	return 0;
 }
 
 /* CURLMOPT_TIMERFUNCTION: curl's next deadline (-1: none). */
@@ -1095,11 +1170,14 @@ static void ddb_loop_free(struct ddb_loop *loop)
 	if (loop->ev)
 		evloop_del_hook(loop->ev, &loop->hook);
 	if (loop->multi)
-		curl_multi_cleanup(loop->multi);
+		curl_multi_cleanup(loop->multi); /* closes every socket: forgotten */
 	while ((sock = loop->dead)) {
 		loop->dead = sock->next_dead;
 		free(sock);
 	}
+	for (size_t i = 0; i < loop->n_socks; i++)
+		free(loop->socks[i]); /* none should be left; a leak guard */
+	free(loop->socks);
 	for (unsigned i = 0; i < loop->n_idle_easy; i++)
 		curl_easy_cleanup(loop->idle_easy[i]);
 	free(loop->idle_easy);
