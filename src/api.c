@@ -363,14 +363,17 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		buf_append_str(&update, "#v = :nv, ");
 	}
 	if (update.len >= 2)
-		update.data[update.len -= 2] = '\0'; /* the last ", " */
+		buf_truncate(&update, update.len - 2); /* the last ", " */
 	buf_append_str(&condition, "attribute_exists(#k) AND #e > :now");
 	if (ok && extra_condition) {
 		buf_printf(&condition, " AND (%s)", extra_condition);
 		if (strstr(extra_condition, ":old"))
 			ok = ddb_item_add_n_i64(&values, ":old", op->old_version) == ERROR_OK;
 	}
-	if (!ok || !update.data || !condition.data) {
+	/* Every append must have landed: a condition missing its version
+	 * clause would turn this into an unconditional write. */
+	if (!ok || buf_error(&update) != ERROR_OK || buf_error(&condition) != ERROR_OK ||
+	    !update.data || !condition.data) {
 		api_finish(op, 500, "out of memory");
 		goto out;
 	}
@@ -1136,7 +1139,8 @@ static void api_metrics(void *ctx, struct http_request *req)
 			   "Sessions kept because they were touched between scan and delete.",
 			   rs.conflicts);
 	}
-	if (!b.data) {
+	if (!b.data || buf_error(&b) != ERROR_OK) {
+		buf_free(&b);
 		http_respond_problem(req, 500, "out of memory");
 		return;
 	}

@@ -1,6 +1,8 @@
 /* buf.c: growable, capped, NUL-terminated byte buffers (see buf.h).
  * Growth doubles so appends are amortised O(1); the cap is checked before
  * any allocation so an over-cap append changes nothing. */
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,26 @@
 #include <openssl/crypto.h>
 
 #include "sessiond/buf.h"
+
+/* buf_fail_allocation_after's countdown; -1: off. */
+static _Atomic long buf_fail_countdown = -1;
+
+void buf_fail_allocation_after(long n)
+{
+	atomic_store(&buf_fail_countdown, n < 0 ? -1 : n);
+}
+
+/* True when the test hook says this allocation fails. */
+static bool buf_injected_failure(void)
+{
+	long n = atomic_load_explicit(&buf_fail_countdown, memory_order_relaxed);
+
+	while (n >= 0) {
+		if (atomic_compare_exchange_weak(&buf_fail_countdown, &n, n - 1))
+			return n == 0;
+	}
+	return false;
+}
 
 static size_t buf_cap(const struct buf *b)
 {
@@ -75,7 +97,7 @@ static enum error_code buf_reserve(struct buf *b, size_t extra)
 	size = b->alloc ? b->alloc : 64;
 	while (size < need)
 		size *= 2;
-	p = realloc(b->data, size);
+	p = buf_injected_failure() ? NULL : realloc(b->data, size);
 	if (!p)
 		return buf_fail(b, ERROR_NOMEM);
 	b->data = p;
@@ -134,6 +156,14 @@ enum error_code buf_printf(struct buf *b, const char *fmt, ...)
 	rc = buf_vprintf(b, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
 }
 
 enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len)

@@ -1000,7 +1000,10 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
 			return req->drained > HTTP_LINGER_MAX ? MHD_NO : MHD_YES;
 		}
 		if (buf_append(&req->body, upload_data, n) != ERROR_OK)
-			return http_refuse_body(req);
+			/* Over the cap: 413. Out of memory: no answer can be
+			 * queued before the body is read, so hang up. */
+			return buf_error(&req->body) == ERROR_TOO_LARGE ? http_refuse_body(req)
+									: MHD_NO;
 		return MHD_YES;
 	}
 	if (!req->responded && !req->dispatched) {

@@ -52,6 +52,9 @@ enum error_code buf_printf(struct buf *b, const char *fmt, ...)
 enum error_code buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* Cuts the text to its first len bytes (no-op when it is shorter). */
+void buf_truncate(struct buf *b, size_t len);
+
 /* Appends the lower-case hex of len bytes. */
 enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len);
 
@@ -60,5 +63,10 @@ enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t 
  * buffer; NULL when that allocation fails or an append had failed (the
  * partial text is freed, never handed on). */
 char *buf_steal(struct buf *b);
+
+/* For tests that prove no failure goes unnoticed: the allocation after n
+ * more successful ones, in any buffer of any thread, fails as if memory
+ * ran out (once); n < 0 disarms. Costs one atomic load per allocation. */
+void buf_fail_allocation_after(long n);
 
 #endif
