@@ -973,11 +973,11 @@ static struct ddb_sock *ddb_sock_get(struct ddb_loop *loop, curl_socket_t fd)
 		return NULL;
 	if ((size_t)fd >= loop->n_socks) {
 		size_t n = (size_t)fd + 64;
-		struct ddb_sock **p = realloc(loop->socks, n * sizeof(*p));
+		struct ddb_sock **p = realloc(loop->socks, n * sizeof(struct ddb_sock *));
 
 		if (!p)
 			return NULL;
-		memset(p + loop->n_socks, 0, (n - loop->n_socks) * sizeof(*p));
+		memset(p + loop->n_socks, 0, (n - loop->n_socks) * sizeof(struct ddb_sock *));
 		loop->socks = p;
 		loop->n_socks = n;
 	}

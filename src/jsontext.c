@@ -178,14 +178,15 @@ static bool jsontext_scalar(struct jsontext_scan *s)
 
 bool jsontext_object_valid(const char *text, size_t n, int max_depth)
 {
-	uint64_t kinds[JSONTEXT_MAX_DEPTH / 64 + 1]; /* bit set: an object */
-	struct jsontext_scan s = { (const unsigned char *)text,
-				   (const unsigned char *)text + n };
+	uint64_t kinds[JSONTEXT_MAX_DEPTH / 64 + 1] = { 0 }; /* bit set: an object */
+	struct jsontext_scan s;
 	int depth = 0;
 	bool in_object;
 
 	if (!text || max_depth < 1 || max_depth > JSONTEXT_MAX_DEPTH)
 		return false;
+	s.p = (const unsigned char *)text;
+	s.end = s.p + n;
 	jsontext_ws(&s);
 	if (s.p >= s.end || *s.p != '{')
 		return false;
