@@ -90,15 +90,6 @@ static int sigv4_is_token(const char *s, const char *reject)
 	return 1;
 }
 
-/* Rolls a buffer back to len bytes, so a failed stage appends nothing. */
-static void sigv4_truncate(struct buf *b, size_t len)
-{
-	if (b->data && len <= b->len) {
-		b->len = len;
-		b->data[len] = '\0';
-	}
-}
-
 static void sigv4_hex(const unsigned char *in, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -223,7 +214,7 @@ static enum error_code sigv4_append_all(struct buf *out, ...)
 		rc = buf_append_str(out, s);
 	va_end(ap);
 	if (rc != ERROR_OK)
-		sigv4_truncate(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -279,7 +270,7 @@ static void sigv4_drop_segment(struct buf *out, size_t start)
 	while (i > start && out->data[i - 1] != '/')
 		i--;
 	if (i > start)
-		sigv4_truncate(out, i - 1);
+		buf_truncate(out, i - 1);
 }
 
 /* Appends the canonical URI. Every segment is encoded on its own, so a path
@@ -590,8 +581,8 @@ static enum error_code sigv4_canonical(struct sigv4_crypto *c, const struct sigv
 		rc = sigv4_append_all(out, "\n", signed_headers->data + sh_start, "\n",
 				      payload_hash, (const char *)NULL);
 	if (rc != ERROR_OK) {
-		sigv4_truncate(out, out_start);
-		sigv4_truncate(signed_headers, sh_start);
+		buf_truncate(out, out_start);
+		buf_truncate(signed_headers, sh_start);
 	}
 	return rc;
 }
@@ -618,7 +609,7 @@ static enum error_code sigv4_sts(struct sigv4_crypto *c, const struct sigv4_para
 	if (rc == ERROR_OK)
 		rc = sigv4_append_all(out, "\n", hash, (const char *)NULL);
 	if (rc != ERROR_OK)
-		sigv4_truncate(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -745,7 +736,7 @@ enum error_code sigv4_authorization(const char *access_key_id, const struct sigv
 		rc = sigv4_append_all(out, ", SignedHeaders=", signed_headers,
 				      ", Signature=", hex_signature, (const char *)NULL);
 	if (rc != ERROR_OK)
-		sigv4_truncate(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
