@@ -95,7 +95,7 @@ lint:
 	@# One file per run: clang-tidy 14 given several files in one run
 	@# carries analyzer state across them (false va_list reports).
 	for f in $(wildcard src/*.c); do \
-		clang-tidy --quiet $$f -- $(STD) -Iinclude -DSESSIOND_VERSION='"$(VERSION)"' \
+		clang-tidy --quiet $$f -- $(STD) -D_GNU_SOURCE -Iinclude -DSESSIOND_VERSION='"$(VERSION)"' \
 			|| exit 1; \
 	done
 	scan-build --status-bugs --use-cc=clang -o $(BUILD)/scan-build \
