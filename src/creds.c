@@ -29,7 +29,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -40,12 +39,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sessiond/buf.h"
 #include "sessiond/creds.h"
+#include "sessiond/file.h"
 #include "sessiond/log.h"
 #include "sessiond/now.h"
 
@@ -212,9 +211,11 @@ static bool creds_copy_field(char *dst, size_t n, const char *src, size_t len)
 /* Removes trailing whitespace (files end with a newline). */
 static void creds_trim_right(struct buf *b)
 {
-	while (b->len && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r' ||
-			  b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
-		b->data[--b->len] = '\0';
+	size_t len = b->len;
+
+	while (len && strchr(" \t\r\n", b->data[len - 1]))
+		len--;
+	buf_truncate(b, len);
 }
 
 /* A header value from a file or the environment: printable ASCII or space. */
@@ -224,74 +225,6 @@ static bool creds_header_safe(const char *s, size_t len)
 		if (s[i] < 0x20 || s[i] > 0x7e)
 			return false;
 	return len > 0;
-}
-
-/* Allocates a buffer's whole cap up front, so that growing it never leaves
- * a copy of a secret in freed memory (realloc does not wipe). */
-static enum error_code creds_buf_secret_init(struct buf *b, size_t cap)
-{
-	buf_init(b, cap);
-	b->data = malloc(cap + 1);
-	if (!b->data)
-		return ERROR_NOMEM;
-	b->alloc = cap + 1;
-	b->data[0] = '\0';
-	return ERROR_OK;
-}
-
-/* Reads a whole small file into b (at most cap bytes), allocated once at
- * the file's size. On ERROR_IO, *err holds errno so the caller can tell a
- * missing file from a broken one. b is always terminated on success. */
-static enum error_code creds_read_file(const char *path, size_t cap, struct buf *b, int *err)
-{
-	enum error_code rc = ERROR_IO;
-	struct stat st;
-	size_t got = 0;
-	int fd;
-
-	buf_init(b, cap);
-	*err = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*err = errno;
-		return ERROR_IO;
-	}
-	if (fstat(fd, &st) != 0) {
-		*err = errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > cap) {
-		rc = ERROR_TOO_LARGE;
-		goto out;
-	}
-	rc = creds_buf_secret_init(b, (size_t)st.st_size);
-	if (rc != ERROR_OK)
-		goto out;
-	/* A file that grows meanwhile is cut at its size when opened. */
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, b->data + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			*err = errno;
-			rc = ERROR_IO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	b->len = got;
-	b->data[got] = '\0';
-out:
-	close(fd);
-	if (rc != ERROR_OK)
-		buf_free_secret(b);
-	return rc;
 }
 
 /* ---- ISO 8601 ---------------------------------------------------------- */
@@ -523,7 +456,7 @@ static enum error_code creds_header_add(struct curl_slist **list, const char *na
 	struct buf line;
 	struct curl_slist *l;
 
-	if (creds_buf_secret_init(&line, strlen(name) + strlen(value) + 2) != ERROR_OK ||
+	if (buf_init_secret(&line, strlen(name) + strlen(value) + 2) != ERROR_OK ||
 	    buf_printf(&line, "%s: %s", name, value) != ERROR_OK) {
 		buf_free_secret(&line);
 		return ERROR_NOMEM;
@@ -551,7 +484,7 @@ static enum error_code creds_http_do(struct creds *c, struct creds_http *h, char
 
 	h->status = 0;
 	snprintf(err, err_len, "out of memory");
-	if (creds_buf_secret_init(&h->resp, CREDS_RESPONSE_MAX) != ERROR_OK)
+	if (buf_init_secret(&h->resp, CREDS_RESPONSE_MAX) != ERROR_OK)
 		goto out;
 	easy = curl_easy_init();
 	multi = curl_multi_init();
@@ -771,14 +704,13 @@ static enum error_code creds_sts_fetch(struct creds *c, struct creds_value *out,
 	struct buf token, form;
 	char err[CURL_ERROR_SIZE + 64], code[64] = "", time_text[64];
 	const char *cs, *ce, *end, *fs, *fe;
+	struct file_info info;
 	enum error_code rc;
-	int errnum;
 
 	buf_init(&form, 0);
-	rc = creds_read_file(c->f.token_file, CREDS_TOKEN_FILE_MAX, &token, &errnum);
+	rc = file_read(c->f.token_file, CREDS_TOKEN_FILE_MAX, &token, &info);
 	if (rc != ERROR_OK) {
-		creds_why(r, true, "cannot read web identity token file %s: %s", c->f.token_file,
-			  rc == ERROR_TOO_LARGE ? "too large" : strerror(errnum));
+		creds_why(r, true, "web identity token file %s: %s", c->f.token_file, info.why);
 		return rc;
 	}
 	creds_trim_right(&token);
@@ -789,7 +721,7 @@ static enum error_code creds_sts_fetch(struct creds *c, struct creds_value *out,
 	}
 	/* Sized for the worst case (every token byte escaped), so the form
 	 * holding the token is never reallocated. */
-	rc = creds_buf_secret_init(&form, 3 * token.len + 3 * strlen(c->f.role_arn) +
+	rc = buf_init_secret(&form, 3 * token.len + 3 * strlen(c->f.role_arn) +
 					      3 * strlen(c->f.session_name) + 256);
 	if (rc == ERROR_OK)
 		rc = creds_form_add(&form, "Action", "AssumeRoleWithWebIdentity");
@@ -877,24 +809,22 @@ static enum error_code creds_container_fetch(struct creds *c, struct creds_value
 	struct creds_http h = {.method = "GET", .url = c->f.url, .direct = true};
 	struct buf token;
 	char err[CURL_ERROR_SIZE + 64];
+	struct file_info info;
 	enum error_code rc = ERROR_OK;
-	int errnum;
 
 	buf_init(&token, 0);
 	/* The token file wins over the variable and is read on every fetch:
 	 * EKS Pod Identity rotates it. */
 	if (c->f.token_file) {
-		rc = creds_read_file(c->f.token_file, CREDS_TOKEN_FILE_MAX, &token, &errnum);
+		rc = file_read(c->f.token_file, CREDS_TOKEN_FILE_MAX, &token, &info);
 		if (rc != ERROR_OK) {
-			creds_why(r, true,
-				  "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
-				  c->f.token_file,
-				  rc == ERROR_TOO_LARGE ? "too large" : strerror(errnum));
+			creds_why(r, true, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
+				  c->f.token_file, info.why);
 			return rc;
 		}
 		creds_trim_right(&token);
 	} else if (c->f.auth_token) {
-		rc = creds_buf_secret_init(&token, strlen(c->f.auth_token));
+		rc = buf_init_secret(&token, strlen(c->f.auth_token));
 		if (rc == ERROR_OK)
 			rc = buf_append_str(&token, c->f.auth_token);
 	}
@@ -1380,17 +1310,17 @@ static enum error_code creds_profile_read(const char *path, bool is_config, cons
 					  struct creds_reason *r)
 {
 	struct creds_profile plain = {0}, prefixed = {0}, *cur = NULL;
+	struct file_info info;
 	struct buf text;
 	enum error_code rc;
-	int errnum, lineno = 0;
+	int lineno = 0;
 
 	*exists = false;
-	rc = creds_read_file(path, CREDS_SHARED_FILE_MAX, &text, &errnum);
-	if (rc == ERROR_IO && (errnum == ENOENT || errnum == ENOTDIR))
+	rc = file_read(path, CREDS_SHARED_FILE_MAX, &text, &info);
+	if (rc == ERROR_IO && (info.err == ENOENT || info.err == ENOTDIR))
 		return ERROR_OK;
 	if (rc != ERROR_OK) {
-		creds_why(r, true, "cannot read %s: %s", path,
-			  rc == ERROR_TOO_LARGE ? "larger than 1 MiB" : strerror(errnum));
+		creds_why(r, true, "%s: %s", path, info.why);
 		return rc;
 	}
 	*exists = true;

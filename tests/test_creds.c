@@ -87,8 +87,10 @@ static void teardown(void)
 {
 	static const char *const files[] = {"credentials", "config", "token", "ecs-token", "log"};
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		unlink(tmp_path(files[i]));
+		rmdir(tmp_path(files[i]));
+	}
 	rmdir(tmpdir);
 }
 
@@ -659,7 +661,105 @@ START_TEST(web_identity_failures)
 	expect_no_creds(&cfg, "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
 	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/web", 1);
 	unlink(tmp_path("token"));
-	expect_no_creds(&cfg, "cannot read web identity token file");
+	expect_no_creds(&cfg, "web identity token file ");
+	expect_no_creds(&cfg, "token: cannot open: No such file or directory");
+	fake_stop(f);
+}
+END_TEST
+
+/* ---- files that are not regular files (issue 13) ----------------------- */
+
+/* creds_new under an alarm: a FIFO used to block the open for good, at
+ * start and on the refresh thread; now it must fail at once. */
+static void expect_no_creds_now(const struct creds_config *cfg, const char *why_part)
+{
+	alarm(5);
+	expect_no_creds(cfg, why_part);
+	alarm(0);
+}
+
+/* A sparse file of len bytes. */
+static void make_sized(const char *name, off_t len)
+{
+	FILE *f = fopen(tmp_path(name), "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(ftruncate(fileno(f), len), 0);
+	fclose(f);
+}
+
+START_TEST(shared_files_must_be_regular)
+{
+	struct creds_config cfg = {0};
+
+	ck_assert_int_eq(mkfifo(tmp_path("credentials"), 0600), 0);
+	expect_no_creds_now(&cfg, "credentials: is a FIFO, not a regular file");
+	unlink(tmp_path("credentials"));
+	ck_assert_int_eq(mkdir(tmp_path("config"), 0700), 0);
+	expect_no_creds_now(&cfg, "config: is a directory, not a regular file");
+	rmdir(tmp_path("config"));
+	make_sized("config", (1 << 20) + 1);
+	expect_no_creds_now(&cfg, "config: is larger than 1048576 bytes");
+	unlink(tmp_path("config"));
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/zero", 1);
+	expect_no_creds_now(&cfg, "profile: /dev/zero: is a character device, not a regular file");
+}
+END_TEST
+
+START_TEST(token_files_must_be_regular)
+{
+	struct creds_config cfg = {0};
+	struct aws_fake *f = fake_start();
+	char url[128];
+
+	use_web_identity(f, &cfg, url, sizeof(url));
+	unlink(tmp_path("token"));
+	ck_assert_int_eq(mkfifo(tmp_path("token"), 0600), 0);
+	expect_no_creds_now(&cfg, "token: is a FIFO, not a regular file");
+	unlink(tmp_path("token"));
+	make_sized("token", 64 * 1024 + 1);
+	expect_no_creds_now(&cfg, "token: is larger than 65536 bytes");
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/dev/zero", 1);
+	expect_no_creds_now(&cfg, "/dev/zero: is a character device, not a regular file");
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tmpdir, 1);
+	expect_no_creds_now(&cfg, "is a directory, not a regular file");
+	unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+	/* The container's token file too. */
+	use_container(f, "127.0.0.1");
+	ck_assert_int_eq(mkfifo(tmp_path("ecs-token"), 0600), 0);
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tmp_path("ecs-token"), 1);
+	expect_no_creds_now(&cfg, "ecs-token: is a FIFO, not a regular file");
+	unlink(tmp_path("ecs-token"));
+	make_sized("ecs-token", 64 * 1024 + 1);
+	expect_no_creds_now(&cfg, "ecs-token: is larger than 65536 bytes");
+	ck_assert_int_eq(fake_route_count(f->srv), 0);
+	fake_stop(f);
+}
+END_TEST
+
+/* The token file is read again on every refresh: one swapped for a FIFO
+ * fails that refresh at once instead of hanging the refresh for good. */
+START_TEST(refresh_with_token_file_turned_fifo_fails_fast)
+{
+	struct creds_config cfg = {0};
+	struct aws_fake *f = fake_start();
+	struct creds_value v;
+	struct creds *c;
+	char url[128];
+
+	use_web_identity(f, &cfg, url, sizeof(url));
+	c = expect_creds(&cfg, "web-identity", &v);
+	unlink(tmp_path("token"));
+	ck_assert_int_eq(mkfifo(tmp_path("token"), 0600), 0);
+	sleep_ms(1100); /* past creds_refresh_now's one-second floor */
+	alarm(5);
+	ck_assert_int_eq(creds_refresh_now(c), ERROR_UNAVAILABLE);
+	alarm(0);
+	ck_assert(creds_last_refresh_failed(c));
+	ck_assert_int_eq(creds_get(c, &v), ERROR_OK); /* the old ones still serve */
+	ck_assert_str_eq(v.access_key_id, "AKIDSTS1");
+	ck_assert_int_eq(atomic_load(&f->served), 1);
+	creds_free(c);
 	fake_stop(f);
 }
 END_TEST
@@ -1166,6 +1266,9 @@ int main(void)
 	tcase_add_test(tc, profile_web_identity);
 	tcase_add_test(tc, web_identity_assume_role);
 	tcase_add_test(tc, web_identity_failures);
+	tcase_add_test(tc, shared_files_must_be_regular);
+	tcase_add_test(tc, token_files_must_be_regular);
+	tcase_add_test(tc, refresh_with_token_file_turned_fifo_fails_fast);
 	tcase_add_test(tc, container_full_uri_token_file_wins);
 	tcase_add_test(tc, container_refuses_remote_http);
 	tcase_add_test(tc, container_expiration_formats);
