@@ -13,10 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "sessiond/conf.h"
 #include "sessiond/file.h"
+#include "sessiond/secret.h"
 
 enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_STR_LIST, CONF_LEVEL, CONF_FORMAT };
 
@@ -132,20 +131,15 @@ static bool conf_set_str(char **slot, const char *s)
 
 	if (!copy)
 		return false;
-	if (*slot) {
-		OPENSSL_cleanse(*slot, strlen(*slot));
-		free(*slot);
-	}
+	secret_free(*slot);
 	*slot = copy;
 	return true;
 }
 
 void conf_tokens_free(char **tokens, size_t n)
 {
-	for (size_t i = 0; tokens && i < n; i++) {
-		OPENSSL_cleanse(tokens[i], strlen(tokens[i]));
-		free(tokens[i]);
-	}
+	for (size_t i = 0; tokens && i < n; i++)
+		secret_free(tokens[i]);
 	free(tokens);
 }
 
@@ -533,9 +527,8 @@ void conf_free(struct conf *c)
 		const struct conf_entry *e = &conf_table[i];
 		char **slot = conf_field(c, e);
 
-		if (e->type == CONF_STR && *slot) {
-			OPENSSL_cleanse(*slot, strlen(*slot));
-			free(*slot);
+		if (e->type == CONF_STR) {
+			secret_free(*slot);
 			*slot = NULL;
 		}
 	}

@@ -47,6 +47,7 @@
 #include "sessiond/file.h"
 #include "sessiond/log.h"
 #include "sessiond/now.h"
+#include "sessiond/secret.h"
 
 #ifndef SESSIOND_VERSION
 #define SESSIOND_VERSION "0"
@@ -158,26 +159,6 @@ static const char *creds_env(const char *name)
 	const char *v = getenv(name);
 
 	return creds_set(v) ? v : NULL;
-}
-
-static char *creds_strdup(const char *s, bool *nomem)
-{
-	char *p;
-
-	if (!creds_set(s))
-		return NULL;
-	p = strdup(s);
-	if (!p)
-		*nomem = true;
-	return p;
-}
-
-static void creds_free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
 }
 
 static uint64_t creds_rand(struct creds *c)
@@ -1013,13 +994,13 @@ static enum error_code creds_fetch(struct creds *c, struct creds_value *out, str
 
 static void creds_fetcher_clear(struct creds_fetcher *f)
 {
-	free(f->url);
-	free(f->role_arn);
-	free(f->session_name);
-	free(f->token_file);
-	creds_free_secret(f->auth_token);
-	free(f->ca_file);
-	free(f->proxy);
+	secret_free(f->url);
+	secret_free(f->role_arn);
+	secret_free(f->session_name);
+	secret_free(f->token_file);
+	secret_free(f->auth_token);
+	secret_free(f->ca_file);
+	secret_free(f->proxy);
 	*f = (struct creds_fetcher){.kind = CREDS_KIND_STATIC, .timeout_ms = f->timeout_ms};
 }
 
@@ -1135,12 +1116,12 @@ static enum error_code creds_web_identity(struct creds *c, const struct creds_co
 		session_name = session;
 	}
 	c->f.kind = CREDS_KIND_WEB_IDENTITY;
-	c->f.url = creds_strdup(url, &nomem);
-	c->f.role_arn = creds_strdup(role_arn, &nomem);
-	c->f.session_name = creds_strdup(session_name, &nomem);
-	c->f.token_file = creds_strdup(token_file, &nomem);
-	c->f.ca_file = creds_strdup(cfg->ca_file, &nomem);
-	c->f.proxy = creds_strdup(cfg->proxy, &nomem);
+	c->f.url = secret_dup(url, &nomem);
+	c->f.role_arn = secret_dup(role_arn, &nomem);
+	c->f.session_name = secret_dup(session_name, &nomem);
+	c->f.token_file = secret_dup(token_file, &nomem);
+	c->f.ca_file = secret_dup(cfg->ca_file, &nomem);
+	c->f.proxy = secret_dup(cfg->proxy, &nomem);
 	if (nomem) {
 		creds_why(r, true, "out of memory");
 		return ERROR_NOMEM;
@@ -1209,7 +1190,7 @@ struct creds_profile {
 static void creds_profile_clear(struct creds_profile *p)
 {
 	for (int i = 0; i < PROP_COUNT; i++)
-		creds_free_secret(p->prop[i]);
+		secret_free(p->prop[i]);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -1221,7 +1202,7 @@ static void creds_profile_overlay(struct creds_profile *dst, struct creds_profil
 	dst->found = true;
 	for (int i = 0; i < PROP_COUNT; i++) {
 		if (src->prop[i]) {
-			creds_free_secret(dst->prop[i]);
+			secret_free(dst->prop[i]);
 			dst->prop[i] = src->prop[i];
 			src->prop[i] = NULL;
 		}
@@ -1294,7 +1275,7 @@ static enum error_code creds_profile_property(struct creds_profile *p, const cha
 			char *v = strndup(vs, (size_t)(ve - vs));
 			if (!v)
 				return ERROR_NOMEM;
-			creds_free_secret(p->prop[i]);
+			secret_free(p->prop[i]);
 			p->prop[i] = v;
 			break;
 		}
@@ -1567,10 +1548,10 @@ static enum error_code creds_from_container(struct creds *c, const struct creds_
 		snprintf(url, sizeof(url), "%s", full);
 	}
 	c->f.kind = CREDS_KIND_CONTAINER;
-	c->f.url = creds_strdup(url, &nomem);
-	c->f.token_file = creds_strdup(creds_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), &nomem);
-	c->f.auth_token = creds_strdup(creds_env("AWS_CONTAINER_AUTHORIZATION_TOKEN"), &nomem);
-	c->f.ca_file = creds_strdup(cfg->ca_file, &nomem);
+	c->f.url = secret_dup(url, &nomem);
+	c->f.token_file = secret_dup(creds_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), &nomem);
+	c->f.auth_token = secret_dup(creds_env("AWS_CONTAINER_AUTHORIZATION_TOKEN"), &nomem);
+	c->f.ca_file = secret_dup(cfg->ca_file, &nomem);
 	if (nomem) {
 		creds_why(r, true, "out of memory");
 		return ERROR_NOMEM;
@@ -1603,8 +1584,8 @@ static enum error_code creds_from_imds(struct creds *c, const struct creds_confi
 		return ERROR_INVALID;
 	}
 	c->f.kind = CREDS_KIND_IMDS;
-	c->f.url = creds_strdup(endpoint, &nomem);
-	c->f.ca_file = creds_strdup(cfg->ca_file, &nomem);
+	c->f.url = secret_dup(endpoint, &nomem);
+	c->f.ca_file = secret_dup(cfg->ca_file, &nomem);
 	if (nomem) {
 		creds_why(r, true, "out of memory");
 		return ERROR_NOMEM;

@@ -33,6 +33,7 @@
 #include "sessiond/log.h"
 #include "sessiond/now.h"
 #include "sessiond/metrics.h"
+#include "sessiond/secret.h"
 #include "sessiond/sigv4.h"
 
 #define DDB_CONTENT_TYPE "application/x-amz-json-1.0"
@@ -918,18 +919,6 @@ static void *ddb_io_thread(void *arg)
 
 /* ---- construction ------------------------------------------------------ */
 
-static char *ddb_strdup_opt(const char *s, bool *nomem)
-{
-	char *p;
-
-	if (!s || !*s)
-		return NULL;
-	p = strdup(s);
-	if (!p)
-		*nomem = true;
-	return p;
-}
-
 /* Region names go into the default endpoint URL: keep them to [a-z0-9-]. */
 static bool ddb_region_valid(const char *region)
 {
@@ -977,14 +966,6 @@ out:
 	return rc;
 }
 
-static void ddb_secret_free(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 static void ddb_client_release(struct ddb_client *client)
 {
 	if (client->multi)
@@ -999,8 +980,8 @@ static void ddb_client_release(struct ddb_client *client)
 	free(client->host);
 	free(client->path);
 	free(client->access_key_id);
-	ddb_secret_free(client->secret_access_key);
-	ddb_secret_free(client->session_token);
+	secret_free(client->secret_access_key);
+	secret_free(client->session_token);
 	free(client->proxy);
 	free(client->ca_file);
 	free(client);
@@ -1019,14 +1000,14 @@ static enum error_code ddb_client_configure(struct ddb_client *client,
 			    !cfg->secret_access_key || !*cfg->secret_access_key))
 		return ERROR_INVALID;
 	client->creds = cfg->creds;
-	client->region = ddb_strdup_opt(cfg->region, &nomem);
-	client->access_key_id = ddb_strdup_opt(cfg->access_key_id, &nomem);
-	client->secret_access_key = ddb_strdup_opt(cfg->secret_access_key, &nomem);
-	client->session_token = ddb_strdup_opt(cfg->session_token, &nomem);
-	client->proxy = ddb_strdup_opt(cfg->proxy, &nomem);
-	client->ca_file = ddb_strdup_opt(cfg->ca_file, &nomem);
+	client->region = secret_dup(cfg->region, &nomem);
+	client->access_key_id = secret_dup(cfg->access_key_id, &nomem);
+	client->secret_access_key = secret_dup(cfg->secret_access_key, &nomem);
+	client->session_token = secret_dup(cfg->session_token, &nomem);
+	client->proxy = secret_dup(cfg->proxy, &nomem);
+	client->ca_file = secret_dup(cfg->ca_file, &nomem);
 	if (cfg->endpoint && *cfg->endpoint) {
-		client->url = ddb_strdup_opt(cfg->endpoint, &nomem);
+		client->url = secret_dup(cfg->endpoint, &nomem);
 	} else {
 		buf_init(&url, 0);
 		if (buf_printf(&url, "https://dynamodb.%s.amazonaws.com/", cfg->region) != ERROR_OK)

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "sessiond/secret.h"
 #include "sessiond/sigv4.h"
 
 /* DESIGN
@@ -761,9 +762,7 @@ struct sigv4_signer *sigv4_signer_new(void)
 /* Wipes and frees the cached key and the inputs it came from. */
 static void sigv4_signer_forget(struct sigv4_signer *signer)
 {
-	if (signer->secret)
-		OPENSSL_cleanse(signer->secret, strlen(signer->secret));
-	free(signer->secret);
+	secret_free(signer->secret);
 	free(signer->access_key_id);
 	free(signer->region);
 	free(signer->service);
