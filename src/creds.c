@@ -21,8 +21,6 @@
  * again. HTTP runs on a private curl multi handle polled every 100 ms, so
  * creds_free can abort a fetch in flight and return well within a second. */
 #include <openssl/crypto.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -48,6 +46,7 @@
 #include "sessiond/log.h"
 #include "sessiond/now.h"
 #include "sessiond/secret.h"
+#include "sessiond/xfer.h"
 
 #ifndef SESSIOND_VERSION
 #define SESSIOND_VERSION "0"
@@ -400,50 +399,11 @@ static size_t creds_on_body(char *data, size_t size, size_t nmemb, void *userp)
 	return buf_append(b, data, len) == ERROR_OK ? len : 0;
 }
 
-/* Adds the operator's CA bundle to the default trust store instead of
- * replacing it, as ddb_client.c does. */
-static CURLcode creds_on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userp)
-{
-	X509_STORE *store = SSL_CTX_get_cert_store(ssl_ctx);
-
-	(void)easy;
-	if (!X509_STORE_load_file(store, (const char *)userp))
-		return CURLE_SSL_CACERT_BADFILE;
-	return CURLE_OK;
-}
-
-/* Wipes and frees a header list: some lines hold tokens. */
-static void creds_headers_free(struct curl_slist *list)
-{
-	for (struct curl_slist *l = list; l; l = l->next)
-		OPENSSL_cleanse(l->data, strlen(l->data));
-	curl_slist_free_all(list);
-}
-
 /* Appends a constant line to a header list; the list is kept on failure. */
 static enum error_code creds_slist_add(struct curl_slist **list, const char *line)
 {
 	struct curl_slist *l = curl_slist_append(*list, line);
 
-	if (!l)
-		return ERROR_NOMEM;
-	*list = l;
-	return ERROR_OK;
-}
-
-static enum error_code creds_header_add(struct curl_slist **list, const char *name,
-					const char *value)
-{
-	struct buf line;
-	struct curl_slist *l;
-
-	if (buf_init_secret(&line, strlen(name) + strlen(value) + 2) != ERROR_OK ||
-	    buf_printf(&line, "%s: %s", name, value) != ERROR_OK) {
-		buf_free_secret(&line);
-		return ERROR_NOMEM;
-	}
-	l = curl_slist_append(*list, line.data);
-	buf_free_secret(&line);
 	if (!l)
 		return ERROR_NOMEM;
 	*list = l;
@@ -484,7 +444,7 @@ static enum error_code creds_http_do(struct creds *c, struct creds_http *h, char
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->f.ca_file) {
-		curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, creds_on_ssl_ctx);
+		curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, xfer_on_ssl_ctx);
 		curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, c->f.ca_file);
 	}
 	/* The metadata and container endpoints are on this host or link-local:
@@ -778,7 +738,7 @@ out:
 	buf_free_secret(&token);
 	buf_free_secret(&form);
 	buf_free_secret(&h.resp);
-	curl_slist_free_all(h.headers);
+	xfer_headers_free(h.headers);
 	return rc;
 }
 
@@ -815,7 +775,7 @@ static enum error_code creds_container_fetch(struct creds *c, struct creds_value
 		goto out;
 	}
 	if (rc == ERROR_OK && token.len)
-		rc = creds_header_add(&h.headers, "Authorization", token.data);
+		rc = xfer_header_add(&h.headers, "Authorization", token.data);
 	if (rc == ERROR_OK)
 		rc = creds_slist_add(&h.headers, "Accept: application/json");
 	if (rc == ERROR_OK)
@@ -844,7 +804,7 @@ static enum error_code creds_container_fetch(struct creds *c, struct creds_value
 out:
 	buf_free_secret(&token);
 	buf_free_secret(&h.resp);
-	creds_headers_free(h.headers);
+	xfer_headers_free(h.headers);
 	return rc;
 }
 
@@ -912,7 +872,7 @@ static enum error_code creds_imds_fetch(struct creds *c, struct creds_value *out
 		goto out;
 	}
 	buf_free_secret(&h.resp);
-	rc = creds_header_add(&headers, "X-aws-ec2-metadata-token", token);
+	rc = xfer_header_add(&headers, "X-aws-ec2-metadata-token", token);
 	if (rc == ERROR_OK)
 		rc = creds_slist_add(&headers, CREDS_USER_AGENT);
 	if (rc != ERROR_OK) {
@@ -955,8 +915,8 @@ static enum error_code creds_imds_fetch(struct creds *c, struct creds_value *out
 out:
 	OPENSSL_cleanse(token, sizeof(token));
 	buf_free_secret(&h.resp);
-	creds_headers_free(put_headers);
-	creds_headers_free(headers);
+	xfer_headers_free(put_headers);
+	xfer_headers_free(headers);
 	return rc;
 }
 

@@ -35,6 +35,7 @@
 #include "sessiond/metrics.h"
 #include "sessiond/secret.h"
 #include "sessiond/sigv4.h"
+#include "sessiond/xfer.h"
 
 #define DDB_CONTENT_TYPE "application/x-amz-json-1.0"
 #define DDB_DEFAULT_MAX_CONNECTIONS 64
@@ -191,14 +192,6 @@ static void ddb_counter_add(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-/* Header lists hold the session token: wipe them before freeing. */
-static void ddb_headers_free(struct curl_slist *list)
-{
-	for (struct curl_slist *l = list; l; l = l->next)
-		OPENSSL_cleanse(l->data, strlen(l->data));
-	curl_slist_free_all(list);
-}
-
 /* ---- calls ------------------------------------------------------------- */
 
 static void ddb_call_free(struct ddb_call *call)
@@ -207,7 +200,7 @@ static void ddb_call_free(struct ddb_call *call)
 		return;
 	free(call->body);
 	buf_free(&call->response);
-	ddb_headers_free(call->headers);
+	xfer_headers_free(call->headers);
 	ddb_result_clear(&call->result);
 	free(call);
 }
@@ -342,19 +335,6 @@ static int ddb_on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip
 	return CURL_PREREQFUNC_OK;
 }
 
-/* Adds the operator's CA bundle to the default trust store instead of
- * replacing it (CURLOPT_CAINFO would replace it). */
-static CURLcode ddb_on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userp)
-{
-	struct ddb_client *client = userp;
-	X509_STORE *store = SSL_CTX_get_cert_store(ssl_ctx);
-
-	(void)easy;
-	if (!X509_STORE_load_file(store, client->ca_file))
-		return CURLE_SSL_CACERT_BADFILE;
-	return CURLE_OK;
-}
-
 /* ---- easy handles ------------------------------------------------------ */
 
 /* Options that never change between attempts are set once per handle. */
@@ -379,8 +359,8 @@ static CURL *ddb_easy_new(struct ddb_client *client)
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (client->ca_file) {
-		curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, ddb_on_ssl_ctx);
-		curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, client);
+		curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, xfer_on_ssl_ctx);
+		curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, client->ca_file);
 	}
 	/* Unset, libcurl reads HTTPS_PROXY/https_proxy and NO_PROXY itself. */
 	if (client->proxy)
@@ -495,11 +475,11 @@ static enum error_code ddb_sign(struct ddb_client *client, struct ddb_call *call
 	 * cost a round trip before every body over 1 KiB. */
 	if ((rc = ddb_header_add(&list, "Expect", "")) != ERROR_OK)
 		goto out;
-	ddb_headers_free(call->headers);
+	xfer_headers_free(call->headers);
 	call->headers = list;
 	list = NULL;
 out:
-	ddb_headers_free(list);
+	xfer_headers_free(list);
 	buf_free_secret(&authz);
 	creds_value_wipe(&current);
 	return rc;
