@@ -36,13 +36,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sessiond/buf.h"
 #include "sessiond/creds.h"
 #include "sessiond/file.h"
+#include "sessiond/jitter.h"
 #include "sessiond/log.h"
 #include "sessiond/now.h"
 #include "sessiond/secret.h"
@@ -124,7 +124,7 @@ struct creds {
 	unsigned failures; /* in a row */
 	int64_t next_ms;   /* monotonic time of the thread's next fetch */
 	int64_t last_ok_ms;
-	uint64_t rng; /* xorshift state for jitter: not for secrets */
+	struct jitter jitter; /* for the schedule, under lock */
 	bool running;
 
 	pthread_t thread;
@@ -158,14 +158,6 @@ static const char *creds_env(const char *name)
 	const char *v = getenv(name);
 
 	return creds_set(v) ? v : NULL;
-}
-
-static uint64_t creds_rand(struct creds *c)
-{
-	c->rng ^= c->rng << 13;
-	c->rng ^= c->rng >> 7;
-	c->rng ^= c->rng << 17;
-	return c->rng;
 }
 
 /* Keys, secrets and tokens end up in HTTP headers, so only visible ASCII
@@ -1574,9 +1566,9 @@ static void creds_schedule(struct creds *c, bool ok)
 		int64_t left_ms = (c->cur.expiration - now_wall_s()) * 1000;
 		if (left_ms > c->margin_ms) {
 			int64_t slack = left_ms - c->margin_ms;
-			int64_t jitter =
+			int64_t spread =
 			    slack / 2 < CREDS_JITTER_MAX_MS ? slack / 2 : CREDS_JITTER_MAX_MS;
-			wait_ms = slack - (int64_t)(creds_rand(c) % (uint64_t)(jitter + 1));
+			wait_ms = slack - (int64_t)jitter_next(&c->jitter, (uint64_t)spread);
 		} else {
 			wait_ms = left_ms / 2;
 			wait_ms = wait_ms < CREDS_SHORT_MIN_MS	 ? CREDS_SHORT_MIN_MS
@@ -1588,7 +1580,7 @@ static void creds_schedule(struct creds *c, bool ok)
 		wait_ms = (int64_t)CREDS_RETRY_MIN_MS << shift;
 		if (wait_ms > CREDS_RETRY_MAX_MS)
 			wait_ms = CREDS_RETRY_MAX_MS;
-		wait_ms += (int64_t)(creds_rand(c) % (uint64_t)(wait_ms / 4 + 1));
+		wait_ms += (int64_t)jitter_next(&c->jitter, (uint64_t)(wait_ms / 4));
 	}
 	c->next_ms = now_ms + wait_ms;
 }
@@ -1750,8 +1742,7 @@ struct creds *creds_new(const struct creds_config *cfg, char *why, size_t why_le
 	c->margin_ms =
 	    (int64_t)(cfg->refresh_margin_s > 0 ? cfg->refresh_margin_s : CREDS_DEFAULT_MARGIN_S) *
 	    1000;
-	if (getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng) || !c->rng)
-		c->rng = (uint64_t)now_mono_ms() ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
+	jitter_seed(&c->jitter);
 
 	for (i = 0; i < sizeof(creds_chain) / sizeof(creds_chain[0]); i++) {
 		struct creds_reason r = {.text = ""};

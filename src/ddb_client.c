@@ -30,6 +30,7 @@
 
 #include "sessiond/buf.h"
 #include "sessiond/ddb_client.h"
+#include "sessiond/jitter.h"
 #include "sessiond/log.h"
 #include "sessiond/now.h"
 #include "sessiond/metrics.h"
@@ -122,7 +123,7 @@ struct ddb_client {
 	unsigned n_flight;
 	CURL **idle_easy; /* reusable easy handles, at most max_connections */
 	unsigned n_idle_easy;
-	uint64_t rng; /* xorshift state for backoff jitter: not for secrets */
+	struct jitter jitter; /* backoff jitter, used on the I/O thread */
 	unsigned quota; /* retry tokens left (AWS standard mode) */
 	_Atomic int64_t clock_offset_s; /* DynamoDB's clock minus ours */
 
@@ -613,18 +614,6 @@ static void ddb_quota_on_success(struct ddb_client *client, const struct ddb_cal
 									 : DDB_NO_RETRY_INCREMENT));
 }
 
-static uint64_t ddb_jitter(struct ddb_client *client, uint64_t ceiling)
-{
-	/* xorshift64: fast, and jitter needs no cryptographic quality. */
-	uint64_t x = client->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	client->rng = x;
-	return x % (ceiling + 1);
-}
-
 /* Whether call gets another attempt, and after how long: full-jitter
  * exponential backoff, uniform in [0, min(max, base * 2^(attempts - 1))].
  * No: attempts spent, the quota empty, or no time left to finish one more
@@ -643,7 +632,7 @@ static bool ddb_retry_decide(struct ddb_client *client, struct ddb_call *call,
 	ceiling = shift >= 31 ? client->backoff_max_ms : ceiling << shift;
 	if (ceiling > client->backoff_max_ms)
 		ceiling = client->backoff_max_ms;
-	*delay_ms = (int64_t)ddb_jitter(client, ceiling);
+	*delay_ms = (int64_t)jitter_next(&client->jitter, ceiling);
 	if (call->deadline_ms &&
 	    now_mono_ms() + *delay_ms + client->timeout_ms > call->deadline_ms) {
 		*why = "deadline";
@@ -1026,9 +1015,7 @@ static enum error_code ddb_multi_setup(struct ddb_client *client)
 	curl_multi_setopt(client->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
 	curl_multi_setopt(client->multi, CURLMOPT_MAXCONNECTS, max);
 	curl_multi_setopt(client->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-	if (getrandom(&client->rng, sizeof(client->rng), 0) != sizeof(client->rng) ||
-	    client->rng == 0)
-		client->rng = (uint64_t)now_mono_ms() | 1;
+	jitter_seed(&client->jitter);
 	return ERROR_OK;
 }
 
