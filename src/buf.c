@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "sessiond/buf.h"
+#include "sessiond/hex.h"
 
 static size_t buf_cap(const struct buf *b)
 {
@@ -153,20 +154,15 @@ enum error_code buf_printf(struct buf *b, const char *fmt, ...)
 
 enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
 	enum error_code rc;
-	size_t i;
 
 	if (len > SIZE_MAX / 4)
 		return buf_fail(b, ERROR_TOO_LARGE);
 	rc = buf_reserve(b, len * 2);
 	if (rc != ERROR_OK)
 		return rc;
-	for (i = 0; i < len; i++) {
-		b->data[b->len++] = digits[data[i] >> 4];
-		b->data[b->len++] = digits[data[i] & 0x0f];
-	}
-	b->data[b->len] = '\0';
+	hex_encode(data, len, b->data + b->len); /* the terminator fits: reserved */
+	b->len += len * 2;
 	return ERROR_OK;
 }
 

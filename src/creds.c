@@ -42,6 +42,7 @@
 #include "sessiond/buf.h"
 #include "sessiond/creds.h"
 #include "sessiond/file.h"
+#include "sessiond/hex.h"
 #include "sessiond/jitter.h"
 #include "sessiond/log.h"
 #include "sessiond/now.h"
@@ -344,10 +345,9 @@ static bool creds_xml_text(const char *p, const char *end, char *out, size_t n)
 				int digits = 0;
 				for (p += hex ? 2 : 1; p < end && *p != ';' && digits < 6;
 				     p++, digits++) {
-					int dv = *p >= '0' && *p <= '9'		 ? *p - '0'
-						 : hex && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
-						 : hex && *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
-										 : -1;
+					int dv = hex			 ? hex_value(*p)
+						 : *p >= '0' && *p <= '9' ? *p - '0'
+									  : -1;
 					if (dv < 0)
 						return false;
 					v = v * (hex ? 16 : 10) + (unsigned)dv;

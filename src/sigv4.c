@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "sessiond/hex.h"
 #include "sessiond/secret.h"
 #include "sessiond/sigv4.h"
 
@@ -89,18 +90,6 @@ static int sigv4_is_token(const char *s, const char *reject)
 		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || strchr(reject, *s))
 			return 0;
 	return 1;
-}
-
-static void sigv4_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0x0f];
-	}
-	out[2 * len] = '\0';
 }
 
 static void sigv4_put_digits(char *out, int value, int n)
@@ -183,7 +172,7 @@ static enum error_code sigv4_sha256_hex(struct sigv4_crypto *c, const void *data
 	if (!EVP_Digest(len ? data : "", len, md, &md_len, c->sha256, NULL) ||
 	    md_len != SIGV4_KEY_LEN)
 		return ERROR_NOMEM;
-	sigv4_hex(md, md_len, hex);
+	hex_encode(md, md_len, hex);
 	return ERROR_OK;
 }
 
@@ -308,17 +297,6 @@ static enum error_code sigv4_append_uri(struct buf *out, const char *path, int n
 	return ERROR_OK;
 }
 
-static int sigv4_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Appends one query key or value in canonical form. It is decoded first and
  * encoded again, so "%e1%88%b4", "%E1%88%B4" and the raw UTF-8 all come out
  * as "%E1%88%B4". A '%' not followed by two hex digits is taken literally
@@ -336,8 +314,8 @@ static enum error_code sigv4_append_query_part(struct buf *out, struct buf *scra
 	for (i = 0; i < len && rc == ERROR_OK; i++) {
 		c = s[i];
 		if (c == '%' && i + 2 < len) {
-			hi = sigv4_hex_value(s[i + 1]);
-			lo = sigv4_hex_value(s[i + 2]);
+			hi = hex_value(s[i + 1]);
+			lo = hex_value(s[i + 2]);
 			if (hi >= 0 && lo >= 0) {
 				c = (char)(hi << 4 | lo);
 				i += 2;
@@ -658,7 +636,7 @@ static enum error_code sigv4_sign_sts(struct sigv4_crypto *c, const unsigned cha
 		return ERROR_INVALID;
 	rc = sigv4_hmac(c, key, SIGV4_KEY_LEN, string_to_sign, len, md);
 	if (rc == ERROR_OK)
-		sigv4_hex(md, sizeof(md), hex);
+		hex_encode(md, sizeof(md), hex);
 	return rc;
 }
 
