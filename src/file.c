@@ -15,7 +15,7 @@
 #include "sessiond/file.h"
 
 static void file_why(struct file_info *info, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void file_why(struct file_info *info, const char *fmt, ...)
 {
