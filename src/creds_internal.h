@@ -132,7 +132,8 @@ enum error_code creds_http_line_add(struct curl_slist **list, const char *line);
 /* ---- creds_parse.c: pure parsers of provider answers ------------------- */
 
 /* Parses "2024-05-01T12:34:56Z", with an optional fraction and a "Z" or
- * "+hh:mm" zone, into Unix seconds. The zone is required. */
+ * "+hh:mm" zone, into Unix seconds. The zone is required, and the time
+ * must be after the epoch (0 means "never expires" in a creds_value). */
 bool creds_parse_time(const char *s, int64_t *out);
 
 /* Fills out from the JSON document of the container endpoint and IMDS

@@ -46,6 +46,7 @@ bool creds_parse_time(const char *s, int64_t *out)
 {
 	const char *p = s;
 	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
+	int64_t t;
 
 	if (!creds_parse_digits(&p, 4, &y) || *p++ != '-' || !creds_parse_digits(&p, 2, &mo) ||
 	    *p++ != '-' || !creds_parse_digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
@@ -77,8 +78,14 @@ bool creds_parse_time(const char *s, int64_t *out)
 	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || oh > 23 ||
 	    om > 59)
 		return false;
-	*out = creds_parse_days(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
-	       sign * (oh * 3600 + om * 60);
+	t = creds_parse_days(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
+	    sign * (oh * 3600 + om * 60);
+	/* An expiration of 0 means "never" in a creds_value: a time at or
+	 * before the epoch would turn temporary credentials into static
+	 * ones that are never refreshed. */
+	if (t <= 0)
+		return false;
+	*out = t;
 	return true;
 }
 

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/creds_internal.h"
 #include "helpers/fake_route.h"
 #include "sessiond/creds.h"
 #include "sessiond/log.h"
@@ -1244,6 +1245,84 @@ START_TEST(no_secret_in_log)
 }
 END_TEST
 
+/* ---- the pure parsers (creds_internal.h), as tests/fuzz/fuzz_creds.c
+ * drives them ---------------------------------------------------------- */
+
+START_TEST(parse_time_rules)
+{
+	int64_t t = 0;
+
+	ck_assert(creds_parse_time("2024-05-01T12:34:56Z", &t));
+	ck_assert_int_eq(t, 1714566896);
+	ck_assert(creds_parse_time("2024-05-01T14:34:56.5+02:00", &t));
+	ck_assert_int_eq(t, 1714566896);
+	ck_assert(creds_parse_time("2024-05-01 12:34:56-0130", &t));
+	ck_assert_int_eq(t, 1714566896 + 5400);
+	ck_assert(!creds_parse_time("2024-05-01T12:34:56", &t)); /* no zone */
+	ck_assert(!creds_parse_time("2024-13-01T12:34:56Z", &t));
+	ck_assert(!creds_parse_time("2024-05-01T12:34:56Zjunk", &t));
+	ck_assert(!creds_parse_time("2024-05-01T12:34", &t));
+	/* 0 means "never expires": the epoch would make temporary
+	 * credentials static, and never refreshed. */
+	ck_assert(!creds_parse_time("1970-01-01T00:00:00Z", &t));
+	ck_assert(!creds_parse_time("1969-12-31T23:59:59Z", &t));
+}
+END_TEST
+
+START_TEST(parse_json_needs_a_real_expiry)
+{
+	static const char doc[] = "{\"AccessKeyId\":\"AKID\",\"SecretAccessKey\":\"s\","
+				  "\"Expiration\":\"1970-01-01T00:00:00Z\"}";
+	struct creds_reason r = {.text = ""};
+	struct creds_value v = {0};
+
+	ck_assert_int_eq(creds_parse_json(doc, strlen(doc), true, &v, &r), ERROR_PARSE);
+	ck_assert_str_eq(r.text, "Expiration is not an ISO 8601 time");
+	ck_assert_str_eq(v.access_key_id, "");
+	ck_assert_int_eq(creds_parse_json(NULL, 0, false, &v, &r), ERROR_PARSE);
+}
+END_TEST
+
+START_TEST(parse_sts_answers)
+{
+	static const char ok[] = "<Credentials><AccessKeyId>AKID</AccessKeyId>"
+				 "<SecretAccessKey>a&amp;b&#x2F;c&#43;</SecretAccessKey>"
+				 "<SessionToken>tok</SessionToken>"
+				 "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>";
+	static const char err[] = "<Error><Code>Bad&lt;script&gt; x\n</Code></Error>";
+	struct creds_reason r = {.text = ""};
+	struct creds_value v = {0};
+
+	ck_assert_int_eq(creds_sts_parse(ok, strlen(ok), 200, "U", &v, &r), ERROR_OK);
+	ck_assert_str_eq(v.secret_access_key, "a&b/c+");
+	ck_assert_int_eq(v.expiration, 4070908800);
+	/* The answer ends where len says, not at a NUL. */
+	ck_assert_int_eq(creds_sts_parse(ok, strlen(ok) - 20, 200, "U", &v, &r), ERROR_PARSE);
+	ck_assert_str_eq(v.access_key_id, "");
+	/* Only an error code's own characters reach the log line. */
+	ck_assert_int_eq(creds_sts_parse(err, strlen(err), 400, "U", &v, &r), ERROR_UPSTREAM);
+	ck_assert_str_eq(r.text, "STS U answered HTTP 400 (Badltscriptgtx)");
+}
+END_TEST
+
+START_TEST(parse_imds_role_list)
+{
+	struct creds_reason r = {.text = ""};
+	char role[CREDS_IMDS_ROLE_MAX], long_name[200];
+
+	ck_assert_int_eq(creds_imds_role("web+role=1,a.b@c_d-e\r\nother\n", 30, role, sizeof(role),
+					 &r),
+			 ERROR_OK);
+	ck_assert_str_eq(role, "web+role=1,a.b@c_d-e");
+	ck_assert_int_eq(creds_imds_role("a/b", 3, role, sizeof(role), &r), ERROR_PARSE);
+	ck_assert_int_eq(creds_imds_role("a\0b", 3, role, sizeof(role), &r), ERROR_PARSE);
+	ck_assert_int_eq(creds_imds_role("\nrole", 5, role, sizeof(role), &r), ERROR_PARSE);
+	memset(long_name, 'r', sizeof(long_name));
+	ck_assert_int_eq(creds_imds_role(long_name, sizeof(long_name), role, sizeof(role), &r),
+			 ERROR_PARSE);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("creds");
@@ -1285,6 +1364,12 @@ int main(void)
 	tcase_add_test(tc, refresh_now_after_expired_token);
 	tcase_add_test(tc, free_aborts_a_slow_refresh);
 	tcase_add_test(tc, no_secret_in_log);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("parsers");
+	tcase_add_test(tc, parse_time_rules);
+	tcase_add_test(tc, parse_json_needs_a_real_expiry);
+	tcase_add_test(tc, parse_sts_answers);
+	tcase_add_test(tc, parse_imds_role_list);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
