@@ -1,8 +1,9 @@
-/* test_creds.c: tests for src/creds.c, every provider of the AWS default
- * chain and the background refresh. The metadata, container and STS
- * endpoints are one callback-driven fake on 127.0.0.1 (helpers/fake_route);
- * IMDS is disabled in every test that does not point it at that fake, so
- * no test ever reaches beyond loopback. */
+/* test_creds.c: tests for the credential chain (src/creds*.c): every
+ * provider of the AWS default chain, the background refresh, files that
+ * are not regular files, and the pure parsers of creds_internal.h. The
+ * metadata, container and STS endpoints are one callback-driven fake on
+ * 127.0.0.1 (helpers/fake_route); IMDS is disabled in every test that does
+ * not point it at that fake, so no test ever reaches beyond loopback. */
 #include <check.h>
 #include <fcntl.h>
 #include <pthread.h>
