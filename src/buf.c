@@ -3,14 +3,17 @@
  * any allocation so an over-cap append changes nothing. */
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "sessiond/buf.h"
+#include "sessiond/hex.h"
 
 /* buf_fail_allocation_after's countdown; -1: off. */
 static _Atomic long buf_fail_countdown = -1;
@@ -46,6 +49,27 @@ void buf_init(struct buf *b, size_t cap)
 	b->err = ERROR_OK;
 }
 
+/* Records the first failure; returns rc for the caller to pass on. */
+static enum error_code buf_fail(struct buf *b, enum error_code rc)
+{
+	if (b->err == ERROR_OK)
+		b->err = rc;
+	return rc;
+}
+
+enum error_code buf_init_secret(struct buf *b, size_t cap)
+{
+	buf_init(b, cap);
+	if (cap > SIZE_MAX / 2)
+		return buf_fail(b, ERROR_TOO_LARGE);
+	b->data = malloc(cap + 1);
+	if (!b->data)
+		return buf_fail(b, ERROR_NOMEM);
+	b->alloc = cap + 1;
+	b->data[0] = '\0';
+	return ERROR_OK;
+}
+
 void buf_free(struct buf *b)
 {
 	free(b->data);
@@ -70,14 +94,6 @@ void buf_reset(struct buf *b)
 enum error_code buf_error(const struct buf *b)
 {
 	return b->err;
-}
-
-/* Records the first failure; returns rc for the caller to pass on. */
-static enum error_code buf_fail(struct buf *b, enum error_code rc)
-{
-	if (b->err == ERROR_OK)
-		b->err = rc;
-	return rc;
 }
 
 /* Makes room for extra more bytes plus the terminator; refuses once an
@@ -158,31 +174,67 @@ enum error_code buf_printf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
-void buf_truncate(struct buf *b, size_t len)
-{
-	if (len < b->len) {
-		b->len = len;
-		b->data[len] = '\0';
-	}
-}
-
 enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
 	enum error_code rc;
-	size_t i;
 
 	if (len > SIZE_MAX / 4)
 		return buf_fail(b, ERROR_TOO_LARGE);
 	rc = buf_reserve(b, len * 2);
 	if (rc != ERROR_OK)
 		return rc;
-	for (i = 0; i < len; i++) {
-		b->data[b->len++] = digits[data[i] >> 4];
-		b->data[b->len++] = digits[data[i] & 0x0f];
-	}
-	b->data[b->len] = '\0';
+	hex_encode(data, len, b->data + b->len); /* the terminator fits: reserved */
+	b->len += len * 2;
 	return ERROR_OK;
+}
+
+enum error_code buf_read_fd(struct buf *b, int fd, size_t max)
+{
+	enum error_code rc;
+	size_t room;
+	ssize_t n;
+	char probe;
+
+	if (b->err != ERROR_OK)
+		return b->err;
+	room = buf_cap(b) - b->len < max ? buf_cap(b) - b->len : max;
+	for (;;) {
+		/* Reads in chunks of at most 64 KiB, so a buffer without a
+		 * preallocation grows with what arrives, not with max. */
+		size_t want = room < 65536 ? room : 65536;
+		if (want == 0) {
+			/* Full: one byte more says whether the end was reached. */
+			n = read(fd, &probe, 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return buf_fail(b, ERROR_IO);
+			return n == 0 ? ERROR_OK : buf_fail(b, ERROR_TOO_LARGE);
+		}
+		rc = buf_reserve(b, want);
+		if (rc != ERROR_OK)
+			return rc;
+		n = read(fd, b->data + b->len, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			b->data[b->len] = '\0';
+			return buf_fail(b, ERROR_IO);
+		}
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		if (n == 0)
+			return ERROR_OK;
+		room -= (size_t)n;
+	}
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (b->data && len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
 }
 
 char *buf_steal(struct buf *b)

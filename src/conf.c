@@ -4,10 +4,6 @@
  * its line instead of being silently ignored. Every error is collected, so
  * `sessiond -t` shows them all at once. */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <libconfig.h>
@@ -15,10 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
+#include <unistd.h>
 
 #include "sessiond/conf.h"
+#include "sessiond/file.h"
+#include "sessiond/secret.h"
 
 enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_STR_LIST, CONF_LEVEL, CONF_FORMAT };
 
@@ -76,8 +73,10 @@ static const struct conf_entry conf_table[] = {
 
 #define CONF_N (sizeof(conf_table) / sizeof(conf_table[0]))
 
-/* A settings file is a few kilobytes; this only bounds a mistaken path. */
+/* A settings or token file is a few kilobytes; this only bounds a mistaken
+ * path. A CA bundle is some hundreds of kilobytes (Debian's: 200). */
 #define CONF_FILE_MAX (1 << 20)
+#define CONF_CA_FILE_MAX (16 << 20)
 
 /* Parsing state: where errors go, and which settings the file set. */
 struct conf_parse {
@@ -132,28 +131,22 @@ static bool conf_set_str(char **slot, const char *s)
 
 	if (!copy)
 		return false;
-	if (*slot) {
-		OPENSSL_cleanse(*slot, strlen(*slot));
-		free(*slot);
-	}
+	secret_free(*slot);
 	*slot = copy;
 	return true;
 }
 
 void conf_tokens_free(char **tokens, size_t n)
 {
-	for (size_t i = 0; tokens && i < n; i++) {
-		OPENSSL_cleanse(tokens[i], strlen(tokens[i]));
-		free(tokens[i]);
-	}
+	for (size_t i = 0; tokens && i < n; i++)
+		secret_free(tokens[i]);
 	free(tokens);
 }
 
-/* A bearer token is RFC 6750 token68-ish: printable, no spaces. */
-static bool conf_token_valid(const char *t)
+/* A bearer token is RFC 6750 token68-ish: printable, no spaces (and so no
+ * NUL byte either, which would cut it short as a C string). */
+static bool conf_token_valid(const char *t, size_t n)
 {
-	size_t n = strlen(t);
-
 	if (n == 0 || n > 4096)
 		return false;
 	for (size_t i = 0; i < n; i++)
@@ -181,7 +174,7 @@ static void conf_apply_list(struct conf_parse *p, struct conf *c, const struct c
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(el);
-		if (!v || !conf_token_valid(v)) {
+		if (!v || !conf_token_valid(v, strlen(v))) {
 			conf_error(p, line, "%s[%d] must be a non-empty string of printable "
 					    "characters without spaces",
 				   e->path, i);
@@ -384,13 +377,16 @@ static bool conf_url_valid(const char *url)
 	return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
 }
 
-static bool conf_readable(const char *path)
+/* Whether path can be opened as a regular file of sane size, through
+ * file_open so that a FIFO named here cannot block a start or a SIGHUP;
+ * why says what is wrong otherwise. The file is read later, by OpenSSL. */
+static bool conf_readable(const char *path, struct file_info *why)
 {
-	FILE *f = fopen(path, "r");
+	int fd;
 
-	if (!f)
+	if (file_open(path, CONF_CA_FILE_MAX, &fd, why) != ERROR_OK)
 		return false;
-	fclose(f);
+	close(fd);
 	return true;
 }
 
@@ -407,6 +403,7 @@ static bool conf_table_name_valid(const char *name)
 static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *cfg)
 {
 	unsigned char addr[16];
+	struct file_info ca;
 	struct buf tokerr;
 	char **tokens = NULL;
 	size_t n = 0;
@@ -441,10 +438,10 @@ static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *
 	if (*c->dynamodb.proxy && !conf_url_valid(c->dynamodb.proxy))
 		conf_error(p, conf_line(cfg, "dynamodb.proxy"),
 			   "dynamodb.proxy must start with http:// or https://");
-	if (*c->dynamodb.ca_file && !conf_readable(c->dynamodb.ca_file))
+	if (*c->dynamodb.ca_file && !conf_readable(c->dynamodb.ca_file, &ca))
 		conf_error(p, conf_line(cfg, "dynamodb.ca_file"),
 			   "dynamodb.ca_file \"%s\" cannot be read: %s", c->dynamodb.ca_file,
-			   strerror(errno));
+			   ca.why);
 	if (!*c->credentials.access_key_id != !*c->credentials.secret_access_key)
 		conf_error(p, conf_line(cfg, "credentials"),
 			   "credentials.access_key_id and credentials.secret_access_key must be "
@@ -460,32 +457,22 @@ static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *
 	}
 }
 
-/* Reads the whole settings file into text and checks what libconfig 1.5
- * cannot survive: its scanner ends the process (exit 2, "input in flex
- * scanner failed") when a read fails, as it does for a directory given as
- * the file or named by @include, and it would read /dev/zero forever. On
- * SIGHUP that would kill a serving daemon, so the file is read here, with a
- * cap, and @include is refused: sessiond's settings are one file. */
+/* Reads the whole settings file into text (through file_read: a regular
+ * file of at most CONF_FILE_MAX bytes, so a FIFO cannot block a start or a
+ * SIGHUP) and checks what libconfig 1.5 cannot survive: its scanner ends
+ * the process (exit 2, "input in flex scanner failed") when a read fails,
+ * as it does for a directory named by @include, and it would read
+ * /dev/zero forever. So libconfig only ever parses this text, and @include
+ * is refused: sessiond's settings are one file. */
 static bool conf_read_text(struct conf_parse *p, const char *path, struct buf *text)
 {
-	char chunk[4096];
-	FILE *f = fopen(path, "r");
-	size_t n;
+	struct file_info info;
 	int line = 1;
 
-	if (!f) {
-		conf_error(p, 0, "cannot open: %s", strerror(errno));
+	if (file_read(path, CONF_FILE_MAX, text, &info) != ERROR_OK) {
+		conf_error(p, 0, "%s", info.why);
 		return false;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_append(text, chunk, n) != ERROR_OK) {
-			conf_error(p, 0, "larger than %d bytes", CONF_FILE_MAX);
-			break;
-		}
-	}
-	if (!p->failed && ferror(f))
-		conf_error(p, 0, "cannot read: %s", strerror(errno));
-	fclose(f);
 	for (size_t i = 0; !p->failed && i < text->len; i++) {
 		const char *s = text->data + i;
 		if (*s == '\0')
@@ -505,7 +492,7 @@ enum error_code conf_load(const char *path, struct conf *out, struct buf *errors
 	config_t cfg;
 	bool have_cfg = false;
 
-	buf_init(&text, CONF_FILE_MAX);
+	buf_init(&text, 0);
 	if (!conf_set_defaults(out)) {
 		conf_free(out);
 		return ERROR_NOMEM;
@@ -540,9 +527,8 @@ void conf_free(struct conf *c)
 		const struct conf_entry *e = &conf_table[i];
 		char **slot = conf_field(c, e);
 
-		if (e->type == CONF_STR && *slot) {
-			OPENSSL_cleanse(*slot, strlen(*slot));
-			free(*slot);
+		if (e->type == CONF_STR) {
+			secret_free(*slot);
 			*slot = NULL;
 		}
 	}
@@ -551,82 +537,69 @@ void conf_free(struct conf *c)
 	c->auth.n_tokens = 0;
 }
 
-/* Trims ASCII white space at both ends of line, in place. */
-static char *conf_trim(char *line)
+/* Trims ASCII white space at both ends of [*start, *end). */
+static void conf_trim(const char **start, const char **end)
 {
-	char *end;
-
-	while (*line == ' ' || *line == '\t')
-		line++;
-	end = line + strlen(line);
-	while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
-			      end[-1] == '\r'))
-		*--end = '\0';
-	return line;
+	while (*start < *end && (**start == ' ' || **start == '\t'))
+		(*start)++;
+	while (*end > *start && ((*end)[-1] == ' ' || (*end)[-1] == '\t' || (*end)[-1] == '\n' ||
+				 (*end)[-1] == '\r'))
+		(*end)--;
 }
 
-/* Opens path for reading only if it is a regular file of a sane size: a
- * FIFO would block and /dev/zero never end, on SIGHUP too. */
-static FILE *conf_open_regular(const char *path, struct conf_parse *p)
+/* Adds a copy of the token [t, t + len) to *list, which holds *count. */
+static bool conf_token_add(char ***list, size_t *count, const char *t, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	FILE *f;
+	char **grown = realloc(*list, (*count + 1) * sizeof(**list));
 
-	if (fd < 0) {
-		conf_error(p, 0, "cannot read token file: %s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_FILE_MAX) {
-		conf_error(p, 0, "the token file must be a regular file of at most %d bytes",
-			   CONF_FILE_MAX);
-		close(fd);
-		return NULL;
-	}
-	f = fdopen(fd, "r");
-	if (!f) {
-		conf_error(p, 0, "cannot read token file: %s", strerror(errno));
-		close(fd);
-	}
-	return f;
+	if (!grown)
+		return false;
+	*list = grown;
+	grown[*count] = strndup(t, len);
+	if (!grown[*count])
+		return false;
+	(*count)++;
+	return true;
 }
 
 enum error_code conf_read_token_file(const char *path, char ***tokens, size_t *n,
 				     struct buf *errors)
 {
 	struct conf_parse p = { .file = path, .errors = errors };
-	char line[4200], **list = NULL, **grown;
+	struct file_info info;
+	struct buf text;
+	char **list = NULL;
 	size_t count = 0;
 	int lineno = 0;
-	FILE *f = conf_open_regular(path, &p);
 
-	if (!f)
+	/* A file that cannot be read is not an empty one: a directory given
+	 * as the token file would otherwise read as no tokens, and no tokens
+	 * is no auth. */
+	if (file_read(path, CONF_FILE_MAX, &text, &info) != ERROR_OK) {
+		conf_error(&p, 0, "auth.token_file: %s", info.why);
 		return ERROR_IO;
-	while (fgets(line, sizeof(line), f)) {
-		char *t = conf_trim(line);
+	}
+	for (const char *line = text.data, *end = text.data + text.len, *next; line < end;
+	     line = next) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *ts = line, *te = nl ? nl : end;
+
+		next = nl ? nl + 1 : end;
 		lineno++;
-		if (!*t || *t == '#')
+		conf_trim(&ts, &te);
+		if (ts == te || *ts == '#')
 			continue;
-		if (!conf_token_valid(t)) {
+		if (!conf_token_valid(ts, (size_t)(te - ts))) {
 			conf_error(&p, lineno, "a token must be 1 to 4096 printable characters "
 					       "without spaces");
 			break;
 		}
-		grown = realloc(list, (count + 1) * sizeof(*list));
-		if (!grown || !(grown[count] = strdup(t))) {
-			list = grown ? grown : list;
+		if (!conf_token_add(&list, &count, ts, (size_t)(te - ts))) {
 			conf_error(&p, lineno, "out of memory");
 			break;
 		}
-		list = grown;
-		count++;
 	}
-	/* A failed read is not an empty file: a directory given as the token
-	 * file would otherwise read as no tokens, and no tokens is no auth. */
-	if (!p.failed && ferror(f))
-		conf_error(&p, lineno, "cannot read token file: %s", strerror(errno));
-	OPENSSL_cleanse(line, sizeof(line));
-	fclose(f);
+	buf_free_secret(&text);
 	if (p.failed) {
 		conf_tokens_free(list, count);
 		return ERROR_INVALID;

@@ -17,10 +17,6 @@
  * transfer internally and the per-attempt timeout measures the attempt,
  * not time spent waiting for a free connection. HTTP/1.1 only: each
  * attempt in flight holds one pooled keep-alive connection. */
-#include <openssl/crypto.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include <curl/curl.h>
 #include <zlib.h>
 
@@ -32,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,10 +37,13 @@
 #include "sessiond/buf.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/evloop.h"
+#include "sessiond/jitter.h"
 #include "sessiond/log.h"
 #include "sessiond/now.h"
 #include "sessiond/metrics.h"
+#include "sessiond/secret.h"
 #include "sessiond/sigv4.h"
+#include "sessiond/xfer.h"
 
 #define DDB_CONTENT_TYPE "application/x-amz-json-1.0"
 #define DDB_DEFAULT_MAX_CONNECTIONS 64
@@ -126,7 +124,7 @@ struct ddb_loop {
 	unsigned max_connections; /* this loop's share of the total */
 	CURL **idle_easy;         /* reusable easy handles, at most max_connections */
 	unsigned n_idle_easy;
-	uint64_t rng;             /* xorshift state for backoff jitter: not for secrets */
+	struct jitter jitter;     /* backoff jitter */
 	int64_t curl_due_ms;      /* curl's timer, monotonic; -1: none */
 	struct ddb_sock **socks;  /* by descriptor: the sockets curl opened */
 	size_t n_socks;
@@ -236,14 +234,6 @@ static void ddb_counter_add(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-/* Header lists hold the session token: wipe them before freeing. */
-static void ddb_headers_free(struct curl_slist *list)
-{
-	for (struct curl_slist *l = list; l; l = l->next)
-		OPENSSL_cleanse(l->data, strlen(l->data));
-	curl_slist_free_all(list);
-}
-
 /* ---- calls ------------------------------------------------------------- */
 
 static void ddb_call_free(struct ddb_call *call)
@@ -252,7 +242,7 @@ static void ddb_call_free(struct ddb_call *call)
 		return;
 	free(call->body);
 	buf_free(&call->response);
-	ddb_headers_free(call->headers);
+	xfer_headers_free(call->headers);
 	ddb_result_clear(&call->result);
 	free(call);
 }
@@ -391,19 +381,6 @@ static int ddb_on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip
 	return CURL_PREREQFUNC_OK;
 }
 
-/* Adds the operator's CA bundle to the default trust store instead of
- * replacing it (CURLOPT_CAINFO would replace it). */
-static CURLcode ddb_on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userp)
-{
-	struct ddb_client *client = userp;
-	X509_STORE *store = SSL_CTX_get_cert_store(ssl_ctx);
-
-	(void)easy;
-	if (!X509_STORE_load_file(store, client->ca_file))
-		return CURLE_SSL_CACERT_BADFILE;
-	return CURLE_OK;
-}
-
 /* ---- easy handles ------------------------------------------------------ */
 
 /* Options that never change between attempts are set once per handle. */
@@ -429,8 +406,8 @@ static CURL *ddb_easy_new(struct ddb_loop *loop)
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (client->ca_file) {
-		curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, ddb_on_ssl_ctx);
-		curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, client);
+		curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, xfer_on_ssl_ctx);
+		curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, client->ca_file);
 	}
 	/* Unset, libcurl reads HTTPS_PROXY/https_proxy and NO_PROXY itself. */
 	if (client->proxy)
@@ -460,25 +437,6 @@ static void ddb_easy_put(struct ddb_loop *loop, CURL *easy)
 }
 
 /* ---- one attempt ------------------------------------------------------- */
-
-static enum error_code ddb_header_add(struct curl_slist **list, const char *name,
-				      const char *value)
-{
-	struct buf line;
-	struct curl_slist *l;
-
-	buf_init(&line, 0);
-	if (buf_printf(&line, "%s: %s", name, value) != ERROR_OK) {
-		buf_free(&line);
-		return ERROR_NOMEM;
-	}
-	l = curl_slist_append(*list, line.data);
-	buf_free_secret(&line); /* the Authorization and token lines */
-	if (!l)
-		return ERROR_NOMEM;
-	*list = l;
-	return ERROR_OK;
-}
 
 /* Signs the call at the current time and builds its header list. */
 static enum error_code ddb_sign(struct ddb_loop *loop, struct ddb_call *call)
@@ -535,22 +493,22 @@ static enum error_code ddb_sign(struct ddb_loop *loop, struct ddb_call *call)
 	if (rc != ERROR_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		rc = ddb_header_add(&list, signed_headers[i].name, signed_headers[i].value);
+		rc = xfer_header_add(&list, signed_headers[i].name, signed_headers[i].value);
 		if (rc != ERROR_OK)
 			goto out;
 	}
-	if ((rc = ddb_header_add(&list, "Authorization", authz.data)) != ERROR_OK ||
-	    (rc = ddb_header_add(&list, "Accept-Encoding", "identity")) != ERROR_OK)
+	if ((rc = xfer_header_add(&list, "Authorization", authz.data)) != ERROR_OK ||
+	    (rc = xfer_header_add(&list, "Accept-Encoding", "identity")) != ERROR_OK)
 		goto out;
 	/* An empty value removes curl's "Expect: 100-continue", which would
 	 * cost a round trip before every body over 1 KiB. */
-	if ((rc = ddb_header_add(&list, "Expect", "")) != ERROR_OK)
+	if ((rc = xfer_header_add(&list, "Expect", "")) != ERROR_OK)
 		goto out;
-	ddb_headers_free(call->headers);
+	xfer_headers_free(call->headers);
 	call->headers = list;
 	list = NULL;
 out:
-	ddb_headers_free(list);
+	xfer_headers_free(list);
 	buf_free_secret(&authz);
 	creds_value_wipe(&current);
 	return rc;
@@ -701,18 +659,6 @@ static void ddb_quota_on_success(struct ddb_client *client, const struct ddb_cal
 							 : DDB_NO_RETRY_INCREMENT);
 }
 
-static uint64_t ddb_jitter(struct ddb_loop *loop, uint64_t ceiling)
-{
-	/* xorshift64: fast, and jitter needs no cryptographic quality. */
-	uint64_t x = loop->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	loop->rng = x;
-	return x % (ceiling + 1);
-}
-
 /* Whether call gets another attempt, and after how long: full-jitter
  * exponential backoff, uniform in [0, min(max, base * 2^(attempts - 1))].
  * No: attempts spent, the quota empty, or no time left to finish one more
@@ -732,7 +678,7 @@ static bool ddb_retry_decide(struct ddb_loop *loop, struct ddb_call *call,
 	ceiling = shift >= 31 ? client->backoff_max_ms : ceiling << shift;
 	if (ceiling > client->backoff_max_ms)
 		ceiling = client->backoff_max_ms;
-	*delay_ms = (int64_t)ddb_jitter(loop, ceiling);
+	*delay_ms = (int64_t)jitter_next(&loop->jitter, ceiling);
 	if (call->deadline_ms &&
 	    now_mono_ms() + *delay_ms + client->timeout_ms > call->deadline_ms) {
 		*why = "deadline";
@@ -1216,8 +1162,7 @@ static struct ddb_loop *ddb_loop_new(struct ddb_client *client, struct evloop *e
 	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
 	curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, ddb_on_timer);
 	curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
-	if (getrandom(&loop->rng, sizeof(loop->rng), 0) != sizeof(loop->rng) || loop->rng == 0)
-		loop->rng = (uint64_t)now_mono_ms() | 1;
+	jitter_seed(&loop->jitter);
 	loop->ev = ev;
 	loop->hook = (struct evloop_hook){
 		.timeout_ms = ddb_hook_timeout, .run = ddb_hook_run, .arg = loop
@@ -1259,18 +1204,6 @@ static void *ddb_io_thread(void *arg)
 }
 
 /* ---- construction ------------------------------------------------------ */
-
-static char *ddb_strdup_opt(const char *s, bool *nomem)
-{
-	char *p;
-
-	if (!s || !*s)
-		return NULL;
-	p = strdup(s);
-	if (!p)
-		*nomem = true;
-	return p;
-}
 
 /* Region names go into the default endpoint URL: keep them to [a-z0-9-]. */
 static bool ddb_region_valid(const char *region)
@@ -1319,14 +1252,6 @@ out:
 	return rc;
 }
 
-static void ddb_secret_free(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 static void ddb_client_release(struct ddb_client *client)
 {
 	struct evloop *ev = client->own ? client->own->ev : NULL;
@@ -1338,8 +1263,8 @@ static void ddb_client_release(struct ddb_client *client)
 	free(client->host);
 	free(client->path);
 	free(client->access_key_id);
-	ddb_secret_free(client->secret_access_key);
-	ddb_secret_free(client->session_token);
+	secret_free(client->secret_access_key);
+	secret_free(client->session_token);
 	free(client->proxy);
 	free(client->ca_file);
 	free(client);
@@ -1358,14 +1283,14 @@ static enum error_code ddb_client_configure(struct ddb_client *client,
 			    !cfg->secret_access_key || !*cfg->secret_access_key))
 		return ERROR_INVALID;
 	client->creds = cfg->creds;
-	client->region = ddb_strdup_opt(cfg->region, &nomem);
-	client->access_key_id = ddb_strdup_opt(cfg->access_key_id, &nomem);
-	client->secret_access_key = ddb_strdup_opt(cfg->secret_access_key, &nomem);
-	client->session_token = ddb_strdup_opt(cfg->session_token, &nomem);
-	client->proxy = ddb_strdup_opt(cfg->proxy, &nomem);
-	client->ca_file = ddb_strdup_opt(cfg->ca_file, &nomem);
+	client->region = secret_dup(cfg->region, &nomem);
+	client->access_key_id = secret_dup(cfg->access_key_id, &nomem);
+	client->secret_access_key = secret_dup(cfg->secret_access_key, &nomem);
+	client->session_token = secret_dup(cfg->session_token, &nomem);
+	client->proxy = secret_dup(cfg->proxy, &nomem);
+	client->ca_file = secret_dup(cfg->ca_file, &nomem);
 	if (cfg->endpoint && *cfg->endpoint) {
-		client->url = ddb_strdup_opt(cfg->endpoint, &nomem);
+		client->url = secret_dup(cfg->endpoint, &nomem);
 	} else {
 		buf_init(&url, 0);
 		if (buf_printf(&url, "https://dynamodb.%s.amazonaws.com/", cfg->region) != ERROR_OK)

@@ -45,6 +45,7 @@
 
 #include "sessiond/buf.h"
 #include "sessiond/evloop.h"
+#include "sessiond/hex.h"
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
 #include "sessiond/metrics.h"
@@ -538,17 +539,6 @@ static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, con
 	return MHD_YES;
 }
 
-static int http_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into out (size cap). false on a bad escape, a
  * control byte or overflow. */
 static bool http_decode(const char *s, size_t n, char *out, size_t cap)
@@ -558,8 +548,8 @@ static bool http_decode(const char *s, size_t n, char *out, size_t cap)
 	for (size_t i = 0; i < n; i++) {
 		int c = (unsigned char)s[i];
 		if (c == '%') {
-			int hi = i + 2 < n ? http_hex(s[i + 1]) : -1;
-			int lo = i + 2 < n ? http_hex(s[i + 2]) : -1;
+			int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
+			int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return false;
 			c = hi * 16 + lo;
@@ -582,7 +572,7 @@ static bool http_target_clean(const char *uri)
 		if (c < 0x21 || c == 0x7f)
 			return false;
 		if (c == '%') {
-			int a = http_hex(p[1]), b = a < 0 ? -1 : http_hex(p[2]);
+			int a = hex_value(p[1]), b = a < 0 ? -1 : hex_value(p[2]);
 			if (a < 0 || b < 0)
 				return false;
 			if (a * 16 + b < 0x20 || a * 16 + b == 0x7f)

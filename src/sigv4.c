@@ -11,6 +11,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "sessiond/hex.h"
+#include "sessiond/secret.h"
 #include "sessiond/sigv4.h"
 
 /* DESIGN
@@ -88,27 +90,6 @@ static int sigv4_is_token(const char *s, const char *reject)
 		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || strchr(reject, *s))
 			return 0;
 	return 1;
-}
-
-/* Rolls a buffer back to len bytes, so a failed stage appends nothing. */
-static void sigv4_truncate(struct buf *b, size_t len)
-{
-	if (b->data && len <= b->len) {
-		b->len = len;
-		b->data[len] = '\0';
-	}
-}
-
-static void sigv4_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0x0f];
-	}
-	out[2 * len] = '\0';
 }
 
 static void sigv4_put_digits(char *out, int value, int n)
@@ -191,7 +172,7 @@ static enum error_code sigv4_sha256_hex(struct sigv4_crypto *c, const void *data
 	if (!EVP_Digest(len ? data : "", len, md, &md_len, c->sha256, NULL) ||
 	    md_len != SIGV4_KEY_LEN)
 		return ERROR_NOMEM;
-	sigv4_hex(md, md_len, hex);
+	hex_encode(md, md_len, hex);
 	return ERROR_OK;
 }
 
@@ -223,7 +204,7 @@ static enum error_code sigv4_append_all(struct buf *out, ...)
 		rc = buf_append_str(out, s);
 	va_end(ap);
 	if (rc != ERROR_OK)
-		sigv4_truncate(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -279,7 +260,7 @@ static void sigv4_drop_segment(struct buf *out, size_t start)
 	while (i > start && out->data[i - 1] != '/')
 		i--;
 	if (i > start)
-		sigv4_truncate(out, i - 1);
+		buf_truncate(out, i - 1);
 }
 
 /* Appends the canonical URI. Every segment is encoded on its own, so a path
@@ -316,17 +297,6 @@ static enum error_code sigv4_append_uri(struct buf *out, const char *path, int n
 	return ERROR_OK;
 }
 
-static int sigv4_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Appends one query key or value in canonical form. It is decoded first and
  * encoded again, so "%e1%88%b4", "%E1%88%B4" and the raw UTF-8 all come out
  * as "%E1%88%B4". A '%' not followed by two hex digits is taken literally
@@ -344,8 +314,8 @@ static enum error_code sigv4_append_query_part(struct buf *out, struct buf *scra
 	for (i = 0; i < len && rc == ERROR_OK; i++) {
 		c = s[i];
 		if (c == '%' && i + 2 < len) {
-			hi = sigv4_hex_value(s[i + 1]);
-			lo = sigv4_hex_value(s[i + 2]);
+			hi = hex_value(s[i + 1]);
+			lo = hex_value(s[i + 2]);
 			if (hi >= 0 && lo >= 0) {
 				c = (char)(hi << 4 | lo);
 				i += 2;
@@ -590,8 +560,8 @@ static enum error_code sigv4_canonical(struct sigv4_crypto *c, const struct sigv
 		rc = sigv4_append_all(out, "\n", signed_headers->data + sh_start, "\n",
 				      payload_hash, (const char *)NULL);
 	if (rc != ERROR_OK) {
-		sigv4_truncate(out, out_start);
-		sigv4_truncate(signed_headers, sh_start);
+		buf_truncate(out, out_start);
+		buf_truncate(signed_headers, sh_start);
 	}
 	return rc;
 }
@@ -618,7 +588,7 @@ static enum error_code sigv4_sts(struct sigv4_crypto *c, const struct sigv4_para
 	if (rc == ERROR_OK)
 		rc = sigv4_append_all(out, "\n", hash, (const char *)NULL);
 	if (rc != ERROR_OK)
-		sigv4_truncate(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -666,7 +636,7 @@ static enum error_code sigv4_sign_sts(struct sigv4_crypto *c, const unsigned cha
 		return ERROR_INVALID;
 	rc = sigv4_hmac(c, key, SIGV4_KEY_LEN, string_to_sign, len, md);
 	if (rc == ERROR_OK)
-		sigv4_hex(md, sizeof(md), hex);
+		hex_encode(md, sizeof(md), hex);
 	return rc;
 }
 
@@ -745,7 +715,7 @@ enum error_code sigv4_authorization(const char *access_key_id, const struct sigv
 		rc = sigv4_append_all(out, ", SignedHeaders=", signed_headers,
 				      ", Signature=", hex_signature, (const char *)NULL);
 	if (rc != ERROR_OK)
-		sigv4_truncate(out, start);
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -770,9 +740,7 @@ struct sigv4_signer *sigv4_signer_new(void)
 /* Wipes and frees the cached key and the inputs it came from. */
 static void sigv4_signer_forget(struct sigv4_signer *signer)
 {
-	if (signer->secret)
-		OPENSSL_cleanse(signer->secret, strlen(signer->secret));
-	free(signer->secret);
+	secret_free(signer->secret);
 	free(signer->access_key_id);
 	free(signer->region);
 	free(signer->service);

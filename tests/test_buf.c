@@ -1,7 +1,9 @@
 /* test_buf.c: unit tests for src/buf.c, the capped growable buffer. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sessiond/buf.h"
 
@@ -73,6 +75,120 @@ START_TEST(printf_hex_and_steal)
 }
 END_TEST
 
+/* A secret buffer is allocated once: appends up to the cap never move it,
+ * so no copy of a secret is left behind in a block realloc freed. */
+START_TEST(secret_buffer_never_moves)
+{
+	struct buf b;
+	char *before;
+
+	ck_assert_int_eq(buf_init_secret(&b, 300), ERROR_OK);
+	ck_assert_ptr_nonnull(b.data);
+	ck_assert_str_eq(b.data, "");
+	before = b.data;
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(buf_append_str(&b, "abc"), ERROR_OK);
+	ck_assert_ptr_eq(b.data, before);
+	ck_assert_int_eq(buf_append_char(&b, 'x'), ERROR_TOO_LARGE);
+	ck_assert_ptr_eq(b.data, before);
+	buf_free_secret(&b);
+	ck_assert_ptr_null(b.data);
+}
+END_TEST
+
+/* Writes len bytes of 'z' into a pipe and closes its write end; returns
+ * the read end. len stays under the pipe's 64 KiB, so this never blocks. */
+static int pipe_with(size_t len)
+{
+	char text[8192];
+	int fds[2];
+
+	ck_assert_uint_le(len, sizeof(text));
+	memset(text, 'z', len);
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(write(fds[1], text, len), (ssize_t)len);
+	close(fds[1]);
+	return fds[0];
+}
+
+START_TEST(read_fd_reads_to_the_end_within_max)
+{
+	struct buf b;
+	int fd;
+
+	/* Exactly max bytes, then the end: whole. */
+	buf_init(&b, 0);
+	fd = pipe_with(5000);
+	ck_assert_int_eq(buf_read_fd(&b, fd, 5000), ERROR_OK);
+	close(fd);
+	ck_assert_uint_eq(b.len, 5000);
+	ck_assert_uint_eq(strlen(b.data), 5000);
+	buf_free(&b);
+	/* Appends after what is there; an empty source appends nothing. */
+	ck_assert_int_eq(buf_init_secret(&b, 10), ERROR_OK);
+	ck_assert_int_eq(buf_append_str(&b, "ab"), ERROR_OK);
+	fd = pipe_with(3);
+	ck_assert_int_eq(buf_read_fd(&b, fd, 8), ERROR_OK);
+	close(fd);
+	ck_assert_str_eq(b.data, "abzzz");
+	fd = pipe_with(0);
+	ck_assert_int_eq(buf_read_fd(&b, fd, 0), ERROR_OK);
+	close(fd);
+	ck_assert_str_eq(b.data, "abzzz");
+	buf_free_secret(&b);
+}
+END_TEST
+
+/* One byte more than max, or than the cap, is refused, and it sticks. */
+START_TEST(read_fd_refuses_more_than_max_or_cap)
+{
+	struct buf b;
+	int fd;
+
+	buf_init(&b, 0);
+	fd = pipe_with(101);
+	ck_assert_int_eq(buf_read_fd(&b, fd, 100), ERROR_TOO_LARGE);
+	close(fd);
+	ck_assert_int_eq(buf_error(&b), ERROR_TOO_LARGE);
+	ck_assert_int_eq(buf_append_char(&b, 'x'), ERROR_TOO_LARGE);
+	ck_assert_ptr_null(buf_steal(&b));
+	buf_init(&b, 50);
+	fd = pipe_with(51);
+	ck_assert_int_eq(buf_read_fd(&b, fd, 100), ERROR_TOO_LARGE);
+	close(fd);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(read_fd_error_keeps_errno)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	errno = 0;
+	ck_assert_int_eq(buf_read_fd(&b, -1, 10), ERROR_IO);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_int_eq(buf_error(&b), ERROR_IO);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(truncate_cuts_and_terminates)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_truncate(&b, 0); /* nothing allocated: nothing to do */
+	ck_assert_int_eq(buf_append_str(&b, "abcdef"), ERROR_OK);
+	buf_truncate(&b, 10);
+	ck_assert_str_eq(b.data, "abcdef");
+	buf_truncate(&b, 2);
+	ck_assert_uint_eq(b.len, 2);
+	ck_assert_str_eq(b.data, "ab");
+	buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buf");
@@ -84,6 +200,11 @@ int main(void)
 	tcase_add_test(tc, cap_refuses_and_leaves_buffer_unchanged);
 	tcase_add_test(tc, error_sticks_until_reset);
 	tcase_add_test(tc, printf_hex_and_steal);
+	tcase_add_test(tc, secret_buffer_never_moves);
+	tcase_add_test(tc, read_fd_reads_to_the_end_within_max);
+	tcase_add_test(tc, read_fd_refuses_more_than_max_or_cap);
+	tcase_add_test(tc, read_fd_error_keeps_errno);
+	tcase_add_test(tc, truncate_cuts_and_terminates);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,9 +1,12 @@
 /* test_conf.c: unit tests for src/conf.c: defaults, every kind of setting,
- * FILE:LINE errors, the environment's place, token files. */
+ * FILE:LINE errors, the environment's place, token files, and files that
+ * are not regular files (a FIFO must be refused at once: those calls run
+ * under an alarm, so a blocking open ends the test instead of hanging it). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sessiond/conf.h"
@@ -190,7 +193,11 @@ START_TEST(cross_setting_rules)
 	e = load("auth = { tokens = [\"has space\"]; };\n", &c);
 	ck_assert_ptr_nonnull(strstr(e, "auth.tokens[0] must be"));
 	e = load("auth = { token_file = \"/nonexistent/tokens\"; };\n", &c);
-	ck_assert_ptr_nonnull(strstr(e, "/nonexistent/tokens:0: cannot read token file"));
+	ck_assert_ptr_nonnull(strstr(e, "/nonexistent/tokens:0: auth.token_file: cannot open: "
+					"No such file or directory"));
+	e = load("dynamodb = { ca_file = \"/nonexistent/ca.pem\"; };\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, ":1: dynamodb.ca_file \"/nonexistent/ca.pem\" cannot be "
+					"read: cannot open: No such file or directory"));
 }
 END_TEST
 
@@ -258,10 +265,11 @@ START_TEST(unreadable_files_are_errors_not_exits)
 	clear_env();
 	buf_init(&errors, 0);
 	ck_assert_int_eq(conf_load("/tmp", &c, &errors), ERROR_INVALID);
-	ck_assert_ptr_nonnull(strstr(errors.data, "/tmp:0: cannot read: Is a directory"));
+	ck_assert_ptr_nonnull(strstr(errors.data, "/tmp:0: is a directory, not a regular file"));
 	buf_reset(&errors);
 	ck_assert_int_eq(conf_load("/dev/zero", &c, &errors), ERROR_INVALID);
-	ck_assert_ptr_nonnull(strstr(errors.data, "/dev/zero:0: larger than"));
+	ck_assert_ptr_nonnull(
+	    strstr(errors.data, "/dev/zero:0: is a character device, not a regular file"));
 	buf_free(&errors);
 	e = load("log = { level = \"info\"; };\n  @include \"/\"\n", &c);
 	ck_assert_ptr_nonnull(strstr(e, ":2: @include is not supported"));
@@ -286,14 +294,149 @@ START_TEST(unreadable_token_file_is_an_error)
 	clear_env();
 	buf_init(&errors, 0);
 	ck_assert_int_eq(conf_read_token_file("/tmp", &tokens, &n, &errors), ERROR_IO);
-	ck_assert_ptr_nonnull(strstr(errors.data, "/tmp:0: the token file must be a regular file"));
+	ck_assert_ptr_nonnull(
+	    strstr(errors.data, "/tmp:0: auth.token_file: is a directory, not a regular file"));
 	buf_reset(&errors);
-	/* A device that never ends (or a FIFO that blocks) is refused at once. */
+	/* A device that never ends is refused at once. */
 	ck_assert_int_eq(conf_read_token_file("/dev/zero", &tokens, &n, &errors), ERROR_IO);
-	ck_assert_ptr_nonnull(strstr(errors.data, "/dev/zero:0: the token file must be a regular"));
+	ck_assert_ptr_nonnull(strstr(errors.data, "/dev/zero:0: auth.token_file: is a character "
+						  "device, not a regular file"));
 	buf_free(&errors);
 	e = load("auth = { token_file = \"/tmp\"; };\n", &c);
-	ck_assert_ptr_nonnull(strstr(e, "the token file must be a regular file"));
+	ck_assert_ptr_nonnull(strstr(e, "auth.token_file: is a directory, not a regular file"));
+}
+END_TEST
+
+/* A scratch directory with a FIFO and a sparse file one byte over the
+ * 1 MiB cap of settings and token files. */
+static char scratch[64];
+
+static const char *scratch_path(const char *name)
+{
+	static char p[2][128];
+	static int next;
+	char *out = p[next++ % 2];
+
+	snprintf(out, sizeof(p[0]), "%s/%s", scratch, name);
+	return out;
+}
+
+static void scratch_setup(void)
+{
+	FILE *f;
+
+	snprintf(scratch, sizeof(scratch), "/tmp/sessiond-test-conf-dir-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(scratch));
+	ck_assert_int_eq(mkfifo(scratch_path("fifo"), 0600), 0);
+	f = fopen(scratch_path("big"), "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(ftruncate(fileno(f), (1 << 20) + 1), 0);
+	fclose(f);
+}
+
+static void scratch_teardown(void)
+{
+	unlink(scratch_path("fifo"));
+	unlink(scratch_path("big"));
+	rmdir(scratch);
+}
+
+/* conf_load of path under a 2 s alarm; returns the errors (static). */
+static const char *load_path(const char *p, enum error_code want)
+{
+	static char copy[4096];
+	struct buf errors;
+	struct conf c;
+
+	buf_init(&errors, 0);
+	alarm(2);
+	ck_assert_int_eq(conf_load(p, &c, &errors), want);
+	alarm(0);
+	snprintf(copy, sizeof(copy), "%s", errors.data ? errors.data : "");
+	buf_free(&errors);
+	if (want == ERROR_OK)
+		conf_free(&c);
+	return copy;
+}
+
+/* Issue 13: the settings file is read at start and again on SIGHUP, by
+ * the same conf_load. A FIFO there used to block the daemon for good. */
+START_TEST(settings_file_fifo_and_oversize_refused)
+{
+	char want[256];
+	const char *e;
+
+	clear_env();
+	e = load_path(scratch_path("fifo"), ERROR_INVALID);
+	snprintf(want, sizeof(want), "%s:0: is a FIFO, not a regular file\n", scratch_path("fifo"));
+	ck_assert_str_eq(e, want);
+	e = load_path(scratch_path("big"), ERROR_INVALID);
+	snprintf(want, sizeof(want), "%s:0: is larger than 1048576 bytes\n", scratch_path("big"));
+	ck_assert_str_eq(e, want);
+	e = load_path(scratch, ERROR_INVALID);
+	ck_assert_ptr_nonnull(strstr(e, ":0: is a directory, not a regular file"));
+	e = load_path("/dev/zero", ERROR_INVALID);
+	ck_assert_ptr_nonnull(strstr(e, ":0: is a character device, not a regular file"));
+}
+END_TEST
+
+START_TEST(token_file_fifo_oversize_and_nul_refused)
+{
+	struct buf errors;
+	char **tokens = NULL, text[512];
+	size_t n = 0;
+	const char *e;
+	struct conf c;
+	FILE *f;
+
+	clear_env();
+	buf_init(&errors, 0);
+	alarm(2);
+	ck_assert_int_eq(conf_read_token_file(scratch_path("fifo"), &tokens, &n, &errors),
+			 ERROR_IO);
+	alarm(0);
+	ck_assert_ptr_nonnull(strstr(errors.data, "fifo:0: auth.token_file: is a FIFO, not a "
+						  "regular file"));
+	buf_reset(&errors);
+	ck_assert_int_eq(conf_read_token_file(scratch_path("big"), &tokens, &n, &errors),
+			 ERROR_IO);
+	ck_assert_ptr_nonnull(
+	    strstr(errors.data, "big:0: auth.token_file: is larger than 1048576 bytes"));
+	buf_free(&errors);
+	/* Through the settings file, as on SIGHUP. */
+	snprintf(text, sizeof(text), "auth = { token_file = \"%s\"; };\n", scratch_path("fifo"));
+	alarm(2);
+	e = load(text, &c);
+	alarm(0);
+	ck_assert_ptr_nonnull(strstr(e, "auth.token_file: is a FIFO, not a regular file"));
+	/* A NUL byte would cut a token short as a C string: refused. */
+	f = fopen(scratch_path("big"), "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite("good\nbad\0tail\n", 1, 15, f), 15);
+	fclose(f);
+	buf_init(&errors, 0);
+	ck_assert_int_eq(conf_read_token_file(scratch_path("big"), &tokens, &n, &errors),
+			 ERROR_INVALID);
+	ck_assert_ptr_nonnull(strstr(errors.data, "big:2: a token must be"));
+	buf_free(&errors);
+}
+END_TEST
+
+/* The CA bundle is read by OpenSSL later; the check made here must not
+ * block on a FIFO either, at start or on SIGHUP. */
+START_TEST(ca_file_fifo_refused)
+{
+	char text[512];
+	const char *e;
+	struct conf c;
+
+	clear_env();
+	snprintf(text, sizeof(text), "dynamodb = { ca_file = \"%s\"; };\n", scratch_path("fifo"));
+	alarm(2);
+	e = load(text, &c);
+	alarm(0);
+	ck_assert_ptr_nonnull(strstr(e, ":1: dynamodb.ca_file"));
+	ck_assert_ptr_nonnull(strstr(e, "cannot be read: is a FIFO, not a regular file"));
 }
 END_TEST
 
@@ -313,6 +456,12 @@ int main(void)
 	tcase_add_test(tc, token_files);
 	tcase_add_test(tc, unreadable_files_are_errors_not_exits);
 	tcase_add_test(tc, unreadable_token_file_is_an_error);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("not regular");
+	tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
+	tcase_add_test(tc, settings_file_fifo_and_oversize_refused);
+	tcase_add_test(tc, token_file_fifo_oversize_and_nul_refused);
+	tcase_add_test(tc, ca_file_fifo_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,8 +1,9 @@
-/* test_creds.c: tests for src/creds.c, every provider of the AWS default
- * chain and the background refresh. The metadata, container and STS
- * endpoints are one callback-driven fake on 127.0.0.1 (helpers/fake_route);
- * IMDS is disabled in every test that does not point it at that fake, so
- * no test ever reaches beyond loopback. */
+/* test_creds.c: tests for the credential chain (src/creds*.c): every
+ * provider of the AWS default chain, the background refresh, files that
+ * are not regular files, and the pure parsers of creds_internal.h. The
+ * metadata, container and STS endpoints are one callback-driven fake on
+ * 127.0.0.1 (helpers/fake_route); IMDS is disabled in every test that does
+ * not point it at that fake, so no test ever reaches beyond loopback. */
 #include <check.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/creds_internal.h"
 #include "helpers/fake_route.h"
 #include "sessiond/creds.h"
 #include "sessiond/log.h"
@@ -87,8 +89,10 @@ static void teardown(void)
 {
 	static const char *const files[] = {"credentials", "config", "token", "ecs-token", "log"};
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		unlink(tmp_path(files[i]));
+		rmdir(tmp_path(files[i]));
+	}
 	rmdir(tmpdir);
 }
 
@@ -659,7 +663,105 @@ START_TEST(web_identity_failures)
 	expect_no_creds(&cfg, "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
 	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/web", 1);
 	unlink(tmp_path("token"));
-	expect_no_creds(&cfg, "cannot read web identity token file");
+	expect_no_creds(&cfg, "web identity token file ");
+	expect_no_creds(&cfg, "token: cannot open: No such file or directory");
+	fake_stop(f);
+}
+END_TEST
+
+/* ---- files that are not regular files (issue 13) ----------------------- */
+
+/* creds_new under an alarm: a FIFO used to block the open for good, at
+ * start and on the refresh thread; now it must fail at once. */
+static void expect_no_creds_now(const struct creds_config *cfg, const char *why_part)
+{
+	alarm(5);
+	expect_no_creds(cfg, why_part);
+	alarm(0);
+}
+
+/* A sparse file of len bytes. */
+static void make_sized(const char *name, off_t len)
+{
+	FILE *f = fopen(tmp_path(name), "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(ftruncate(fileno(f), len), 0);
+	fclose(f);
+}
+
+START_TEST(shared_files_must_be_regular)
+{
+	struct creds_config cfg = {0};
+
+	ck_assert_int_eq(mkfifo(tmp_path("credentials"), 0600), 0);
+	expect_no_creds_now(&cfg, "credentials: is a FIFO, not a regular file");
+	unlink(tmp_path("credentials"));
+	ck_assert_int_eq(mkdir(tmp_path("config"), 0700), 0);
+	expect_no_creds_now(&cfg, "config: is a directory, not a regular file");
+	rmdir(tmp_path("config"));
+	make_sized("config", (1 << 20) + 1);
+	expect_no_creds_now(&cfg, "config: is larger than 1048576 bytes");
+	unlink(tmp_path("config"));
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/zero", 1);
+	expect_no_creds_now(&cfg, "profile: /dev/zero: is a character device, not a regular file");
+}
+END_TEST
+
+START_TEST(token_files_must_be_regular)
+{
+	struct creds_config cfg = {0};
+	struct aws_fake *f = fake_start();
+	char url[128];
+
+	use_web_identity(f, &cfg, url, sizeof(url));
+	unlink(tmp_path("token"));
+	ck_assert_int_eq(mkfifo(tmp_path("token"), 0600), 0);
+	expect_no_creds_now(&cfg, "token: is a FIFO, not a regular file");
+	unlink(tmp_path("token"));
+	make_sized("token", 64 * 1024 + 1);
+	expect_no_creds_now(&cfg, "token: is larger than 65536 bytes");
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/dev/zero", 1);
+	expect_no_creds_now(&cfg, "/dev/zero: is a character device, not a regular file");
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tmpdir, 1);
+	expect_no_creds_now(&cfg, "is a directory, not a regular file");
+	unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+	/* The container's token file too. */
+	use_container(f, "127.0.0.1");
+	ck_assert_int_eq(mkfifo(tmp_path("ecs-token"), 0600), 0);
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tmp_path("ecs-token"), 1);
+	expect_no_creds_now(&cfg, "ecs-token: is a FIFO, not a regular file");
+	unlink(tmp_path("ecs-token"));
+	make_sized("ecs-token", 64 * 1024 + 1);
+	expect_no_creds_now(&cfg, "ecs-token: is larger than 65536 bytes");
+	ck_assert_int_eq(fake_route_count(f->srv), 0);
+	fake_stop(f);
+}
+END_TEST
+
+/* The token file is read again on every refresh: one swapped for a FIFO
+ * fails that refresh at once instead of hanging the refresh for good. */
+START_TEST(refresh_with_token_file_turned_fifo_fails_fast)
+{
+	struct creds_config cfg = {0};
+	struct aws_fake *f = fake_start();
+	struct creds_value v;
+	struct creds *c;
+	char url[128];
+
+	use_web_identity(f, &cfg, url, sizeof(url));
+	c = expect_creds(&cfg, "web-identity", &v);
+	unlink(tmp_path("token"));
+	ck_assert_int_eq(mkfifo(tmp_path("token"), 0600), 0);
+	sleep_ms(1100); /* past creds_refresh_now's one-second floor */
+	alarm(5);
+	ck_assert_int_eq(creds_refresh_now(c), ERROR_UNAVAILABLE);
+	alarm(0);
+	ck_assert(creds_last_refresh_failed(c));
+	ck_assert_int_eq(creds_get(c, &v), ERROR_OK); /* the old ones still serve */
+	ck_assert_str_eq(v.access_key_id, "AKIDSTS1");
+	ck_assert_int_eq(atomic_load(&f->served), 1);
+	creds_free(c);
 	fake_stop(f);
 }
 END_TEST
@@ -1144,6 +1246,84 @@ START_TEST(no_secret_in_log)
 }
 END_TEST
 
+/* ---- the pure parsers (creds_internal.h), as tests/fuzz/fuzz_creds.c
+ * drives them ---------------------------------------------------------- */
+
+START_TEST(parse_time_rules)
+{
+	int64_t t = 0;
+
+	ck_assert(creds_parse_time("2024-05-01T12:34:56Z", &t));
+	ck_assert_int_eq(t, 1714566896);
+	ck_assert(creds_parse_time("2024-05-01T14:34:56.5+02:00", &t));
+	ck_assert_int_eq(t, 1714566896);
+	ck_assert(creds_parse_time("2024-05-01 12:34:56-0130", &t));
+	ck_assert_int_eq(t, 1714566896 + 5400);
+	ck_assert(!creds_parse_time("2024-05-01T12:34:56", &t)); /* no zone */
+	ck_assert(!creds_parse_time("2024-13-01T12:34:56Z", &t));
+	ck_assert(!creds_parse_time("2024-05-01T12:34:56Zjunk", &t));
+	ck_assert(!creds_parse_time("2024-05-01T12:34", &t));
+	/* 0 means "never expires": the epoch would make temporary
+	 * credentials static, and never refreshed. */
+	ck_assert(!creds_parse_time("1970-01-01T00:00:00Z", &t));
+	ck_assert(!creds_parse_time("1969-12-31T23:59:59Z", &t));
+}
+END_TEST
+
+START_TEST(parse_json_needs_a_real_expiry)
+{
+	static const char doc[] = "{\"AccessKeyId\":\"AKID\",\"SecretAccessKey\":\"s\","
+				  "\"Expiration\":\"1970-01-01T00:00:00Z\"}";
+	struct creds_reason r = {.text = ""};
+	struct creds_value v = {0};
+
+	ck_assert_int_eq(creds_parse_json(doc, strlen(doc), true, &v, &r), ERROR_PARSE);
+	ck_assert_str_eq(r.text, "Expiration is not an ISO 8601 time");
+	ck_assert_str_eq(v.access_key_id, "");
+	ck_assert_int_eq(creds_parse_json(NULL, 0, false, &v, &r), ERROR_PARSE);
+}
+END_TEST
+
+START_TEST(parse_sts_answers)
+{
+	static const char ok[] = "<Credentials><AccessKeyId>AKID</AccessKeyId>"
+				 "<SecretAccessKey>a&amp;b&#x2F;c&#43;</SecretAccessKey>"
+				 "<SessionToken>tok</SessionToken>"
+				 "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>";
+	static const char err[] = "<Error><Code>Bad&lt;script&gt; x\n</Code></Error>";
+	struct creds_reason r = {.text = ""};
+	struct creds_value v = {0};
+
+	ck_assert_int_eq(creds_sts_parse(ok, strlen(ok), 200, "U", &v, &r), ERROR_OK);
+	ck_assert_str_eq(v.secret_access_key, "a&b/c+");
+	ck_assert_int_eq(v.expiration, 4070908800);
+	/* The answer ends where len says, not at a NUL. */
+	ck_assert_int_eq(creds_sts_parse(ok, strlen(ok) - 20, 200, "U", &v, &r), ERROR_PARSE);
+	ck_assert_str_eq(v.access_key_id, "");
+	/* Only an error code's own characters reach the log line. */
+	ck_assert_int_eq(creds_sts_parse(err, strlen(err), 400, "U", &v, &r), ERROR_UPSTREAM);
+	ck_assert_str_eq(r.text, "STS U answered HTTP 400 (Badltscriptgtx)");
+}
+END_TEST
+
+START_TEST(parse_imds_role_list)
+{
+	struct creds_reason r = {.text = ""};
+	char role[CREDS_IMDS_ROLE_MAX], long_name[200];
+
+	ck_assert_int_eq(creds_imds_role("web+role=1,a.b@c_d-e\r\nother\n", 30, role, sizeof(role),
+					 &r),
+			 ERROR_OK);
+	ck_assert_str_eq(role, "web+role=1,a.b@c_d-e");
+	ck_assert_int_eq(creds_imds_role("a/b", 3, role, sizeof(role), &r), ERROR_PARSE);
+	ck_assert_int_eq(creds_imds_role("a\0b", 3, role, sizeof(role), &r), ERROR_PARSE);
+	ck_assert_int_eq(creds_imds_role("\nrole", 5, role, sizeof(role), &r), ERROR_PARSE);
+	memset(long_name, 'r', sizeof(long_name));
+	ck_assert_int_eq(creds_imds_role(long_name, sizeof(long_name), role, sizeof(role), &r),
+			 ERROR_PARSE);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("creds");
@@ -1166,6 +1346,9 @@ int main(void)
 	tcase_add_test(tc, profile_web_identity);
 	tcase_add_test(tc, web_identity_assume_role);
 	tcase_add_test(tc, web_identity_failures);
+	tcase_add_test(tc, shared_files_must_be_regular);
+	tcase_add_test(tc, token_files_must_be_regular);
+	tcase_add_test(tc, refresh_with_token_file_turned_fifo_fails_fast);
 	tcase_add_test(tc, container_full_uri_token_file_wins);
 	tcase_add_test(tc, container_refuses_remote_http);
 	tcase_add_test(tc, container_expiration_formats);
@@ -1182,6 +1365,12 @@ int main(void)
 	tcase_add_test(tc, refresh_now_after_expired_token);
 	tcase_add_test(tc, free_aborts_a_slow_refresh);
 	tcase_add_test(tc, no_secret_in_log);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("parsers");
+	tcase_add_test(tc, parse_time_rules);
+	tcase_add_test(tc, parse_json_needs_a_real_expiry);
+	tcase_add_test(tc, parse_sts_answers);
+	tcase_add_test(tc, parse_imds_role_list);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -27,6 +27,14 @@ struct buf {
  * beyond memory). Allocates nothing until the first append. */
 void buf_init(struct buf *b, size_t cap);
 
+/* As buf_init, but allocates room for all cap bytes at once, so appends up
+ * to the cap never move the data: realloc leaves the old block unwiped, and
+ * a buffer that will hold a secret must not leave copies behind. Free it
+ * with buf_free_secret. ERROR_NOMEM, sticky, when the allocation fails.
+ * A cap of 0 allocates only the terminator and, as in buf_init, leaves the
+ * buffer uncapped: the caller then bounds what it appends. */
+enum error_code buf_init_secret(struct buf *b, size_t cap);
+
 /* Frees the memory; the buffer is empty and reusable afterwards. */
 void buf_free(struct buf *b);
 
@@ -52,11 +60,18 @@ enum error_code buf_printf(struct buf *b, const char *fmt, ...)
 enum error_code buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
-/* Cuts the text to its first len bytes (no-op when it is shorter). */
-void buf_truncate(struct buf *b, size_t len);
-
 /* Appends the lower-case hex of len bytes. */
 enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len);
+
+/* Appends what fd reads until its end, at most max bytes. ERROR_TOO_LARGE
+ * when fd has more to give than max (or the cap) allows, found by reading
+ * one byte more, never by reading on; ERROR_IO with errno set when a read
+ * fails (EINTR is retried). Both stick. Blocks as read(2) on fd does. */
+enum error_code buf_read_fd(struct buf *b, int fd, size_t max);
+
+/* Cuts the text back to its first len bytes; a len past the end changes
+ * nothing. Leaves the error as it is. */
+void buf_truncate(struct buf *b, size_t len);
 
 /* Hands the memory to the caller (who frees it with free()) and leaves the
  * buffer empty. Returns an empty string rather than NULL for an empty

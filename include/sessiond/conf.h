@@ -77,6 +77,8 @@ struct conf {
 /* Fills out with the defaults, then the settings of the file at path, then
  * what the environment supplies for settings the file left unset
  * (AWS_REGION / AWS_DEFAULT_REGION; credentials come from creds.c's chain). path NULL: defaults and environment only.
+ * The file (and auth.token_file) must be a regular file of at most 1 MiB;
+ * anything else, a FIFO included, is refused without blocking (file.h).
  * Every problem found is appended to errors as one "FILE:LINE: message"
  * line; then ERROR_INVALID is returned and out is freed. */
 enum error_code conf_load(const char *path, struct conf *out, struct buf *errors);

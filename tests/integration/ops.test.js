@@ -10,6 +10,7 @@ const net = require('node:net')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { execFileSync } = require('node:child_process')
 
 const { startDaemon } = require('./lib/daemon')
 
@@ -205,6 +206,35 @@ describe('SIGHUP', () => {
       assert.doesNotMatch(d.stderr().slice(after), /request rid=/, 'info lines stopped at level warn')
     } finally {
       c.end()
+      await d.stop()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  // Issue 13: the settings file was opened on SIGHUP without O_NONBLOCK,
+  // so a FIFO in its place (or as the token file) blocked the main thread
+  // for good: no "keeping" line, no later reload, no clean stop.
+  it('refuses a FIFO as the settings or token file without blocking', { timeout: 30000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessiond-hup-fifo-'))
+    const tokens = path.join(dir, 'tokens')
+    fs.writeFileSync(tokens, 'old-token\n')
+    const d = await startDaemon({ auth: { token_file: tokens }, log: { level: 'info' } })
+    const settings = fs.readFileSync(d.file, 'utf8')
+    try {
+      fs.rmSync(d.file)
+      execFileSync('mkfifo', [d.file])
+      let before = d.stderr().length
+      d.child.kill('SIGHUP')
+      await until(() => /is a FIFO, not a regular file[^]*SIGHUP: .* has errors; keeping the current settings/.test(d.stderr().slice(before)))
+      fs.rmSync(d.file)
+      fs.writeFileSync(d.file, settings)
+      fs.rmSync(tokens)
+      execFileSync('mkfifo', [tokens])
+      before = d.stderr().length
+      d.child.kill('SIGHUP')
+      await until(() => /auth.token_file: is a FIFO, not a regular file[^]*SIGHUP: .*keeping the current/.test(d.stderr().slice(before)))
+      assert.equal(await call(d, 'GET', '/v1/sessions/hup-fifo', { token: 'old-token' }), 404)
+    } finally {
       await d.stop()
       fs.rmSync(dir, { recursive: true, force: true })
     }

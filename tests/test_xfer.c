@@ -1,0 +1,62 @@
+/* test_xfer.c: unit tests for src/xfer.c, the libcurl setup ddb_client and
+ * the credential providers share. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "sessiond/xfer.h"
+
+START_TEST(header_lines_are_built_and_freed)
+{
+	struct curl_slist *list = NULL;
+
+	ck_assert_int_eq(xfer_header_add(&list, "Authorization", "Bearer t0ken"), ERROR_OK);
+	ck_assert_int_eq(xfer_header_add(&list, "Accept", "application/json"), ERROR_OK);
+	ck_assert_ptr_nonnull(list);
+	ck_assert_str_eq(list->data, "Authorization: Bearer t0ken");
+	ck_assert_ptr_nonnull(list->next);
+	ck_assert_str_eq(list->next->data, "Accept: application/json");
+	ck_assert_ptr_null(list->next->next);
+	xfer_headers_free(list);
+	xfer_headers_free(NULL);
+}
+END_TEST
+
+/* The bundle is added to the store; a missing one fails the handshake's
+ * setup instead of silently trusting less. */
+START_TEST(ca_bundle_is_added_or_refused)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	char missing[] = "/nonexistent/ca.pem";
+	char system[] = "/etc/ssl/certs/ca-certificates.crt";
+	X509_STORE *store;
+
+	ck_assert_ptr_nonnull(ctx);
+	store = SSL_CTX_get_cert_store(ctx);
+	ck_assert_int_eq(sk_X509_OBJECT_num(X509_STORE_get0_objects(store)), 0);
+	ck_assert_int_eq(xfer_on_ssl_ctx(NULL, ctx, missing), CURLE_SSL_CACERT_BADFILE);
+	/* Debian's bundle (ca-certificates, which libcurl depends on). */
+	ck_assert_int_eq(xfer_on_ssl_ctx(NULL, ctx, system), CURLE_OK);
+	ck_assert_int_gt(sk_X509_OBJECT_num(X509_STORE_get0_objects(store)), 100);
+	SSL_CTX_free(ctx);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("xfer");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, header_lines_are_built_and_freed);
+	tcase_add_test(tc, ca_bundle_is_added_or_refused);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
