@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sessiond/hex.h"
 #include "sessiond/jsontext.h"
 
 struct jsontext_scan {
@@ -16,17 +17,6 @@ static void jsontext_ws(struct jsontext_scan *s)
 		s->p++;
 }
 
-static int jsontext_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits after "\u"; -1 if they are not. */
 static long jsontext_u4(struct jsontext_scan *s)
 {
@@ -35,7 +25,7 @@ static long jsontext_u4(struct jsontext_scan *s)
 	if (s->end - s->p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int d = jsontext_hex(s->p[i]);
+		int d = hex_value((char)s->p[i]);
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;
