@@ -4,6 +4,7 @@
  * threads never interleave. */
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -122,30 +123,117 @@ void log_write(enum log_level level, const char *fmt, ...)
 	log_emit(line, n);
 }
 
+/* ---- the request line, without printf --------------------------------- */
+
+/* Appends s (its first len bytes) to line at *n, bounded by cap. */
+static void log_put(char *line, size_t *n, size_t cap, const char *s, size_t len)
+{
+	if (len > cap - *n)
+		len = cap - *n;
+	memcpy(line + *n, s, len);
+	*n += len;
+}
+
+static void log_put_str(char *line, size_t *n, size_t cap, const char *s)
+{
+	log_put(line, n, cap, s, strlen(s));
+}
+
+/* v in decimal, then "." and `decimals` digits of frac (frac < 10^decimals). */
+static void log_put_num(char *line, size_t *n, size_t cap, uint64_t v, unsigned frac,
+			unsigned decimals)
+{
+	char digits[32], *p = digits + sizeof(digits);
+
+	for (unsigned i = 0; i < decimals; i++, frac /= 10)
+		*--p = (char)('0' + frac % 10);
+	if (decimals)
+		*--p = '.';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	log_put(line, n, cap, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/* ms with `decimals` (2 or 3) digits after the point, rounded. */
+static void log_put_ms(char *line, size_t *n, size_t cap, double ms, unsigned decimals)
+{
+	unsigned scale = decimals == 3 ? 1000 : 100;
+	uint64_t v = ms > 0 ? (uint64_t)(ms * scale + 0.5) : 0;
+
+	log_put_num(line, n, cap, v / scale, (unsigned)(v % scale), decimals);
+}
+
+/* The timestamp as log_time writes it; the date and time of day are made
+ * once a second per thread, the milliseconds every time. */
+static void log_put_time(char *line, size_t *n, size_t cap)
+{
+	static _Thread_local time_t sec = -1;
+	static _Thread_local char day[24];
+	static _Thread_local size_t day_len;
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		day_len = strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+		sec = ts.tv_sec;
+	}
+	log_put(line, n, cap, day, day_len);
+	{
+		long ms = ts.tv_nsec / 1000000;
+		char frac[5] = { '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10),
+				 (char)('0' + ms % 10), 'Z' };
+
+		log_put(line, n, cap, frac, sizeof(frac));
+	}
+}
+
+/* One line per request, the hot path of the log: no printf, one write. */
 void log_request(const char *rid, const char *method, const char *route, unsigned status,
 		 double ms, unsigned attempts)
 {
-	char line[512], when[32];
-	size_t n;
+	char line[512];
+	size_t n = 0, cap = sizeof(line) - 1; /* room for the newline */
 
 	if (!log_enabled(LOG_LEVEL_INFO))
 		return;
 	if (!atomic_load(&log_json)) {
-		log_write(LOG_LEVEL_INFO, "request rid=%s method=%s route=%s status=%u ms=%.2f "
-					  "ddb_attempts=%u",
-			  rid, method, route, status, ms, attempts);
+		/* rid is printable ASCII without spaces (the server checks or
+		 * makes it), method and route are the server's own words:
+		 * nothing here can split the line. */
+		log_put_time(line, &n, cap);
+		log_put_str(line, &n, cap, " info request rid=");
+		log_put_str(line, &n, cap, rid);
+		log_put_str(line, &n, cap, " method=");
+		log_put_str(line, &n, cap, method);
+		log_put_str(line, &n, cap, " route=");
+		log_put_str(line, &n, cap, route);
+		log_put_str(line, &n, cap, " status=");
+		log_put_num(line, &n, cap, status, 0, 0);
+		log_put_str(line, &n, cap, " ms=");
+		log_put_ms(line, &n, cap, ms, 2);
+		log_put_str(line, &n, cap, " ddb_attempts=");
+		log_put_num(line, &n, cap, attempts, 0, 0);
+		log_emit(line, n);
 		return;
 	}
-	log_time(when, sizeof(when));
-	n = (size_t)snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"info\",\"msg\":"
-						 "\"request\",\"request_id\":\"",
-			     when);
+	log_put_str(line, &n, cap, "{\"time\":\"");
+	log_put_time(line, &n, cap);
+	log_put_str(line, &n, cap, "\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":\"");
 	log_json_escape(line, &n, sizeof(line) - 160, rid);
-	n += (size_t)snprintf(line + n, sizeof(line) - n,
-			      "\",\"method\":\"%s\",\"route\":\"%s\",\"status\":%u,"
-			      "\"duration_ms\":%.3f,\"ddb_attempts\":%u}",
-			      method, route, status, ms, attempts);
-	if (n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
+	log_put_str(line, &n, cap, "\",\"method\":\"");
+	log_put_str(line, &n, cap, method);
+	log_put_str(line, &n, cap, "\",\"route\":\"");
+	log_put_str(line, &n, cap, route);
+	log_put_str(line, &n, cap, "\",\"status\":");
+	log_put_num(line, &n, cap, status, 0, 0);
+	log_put_str(line, &n, cap, ",\"duration_ms\":");
+	log_put_ms(line, &n, cap, ms, 3);
+	log_put_str(line, &n, cap, ",\"ddb_attempts\":");
+	log_put_num(line, &n, cap, attempts, 0, 0);
+	log_put_str(line, &n, cap, "}");
 	log_emit(line, n);
 }
