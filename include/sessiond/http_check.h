@@ -62,8 +62,10 @@ struct http_check_head {
 	const char *method;
 	const char *target;  /* as received, after http_check_origin_form */
 	/* Where the library's buffer held the target and the version: it
-	 * parses the request line in place, so a version that starts further
-	 * from the target than the target's length means a NUL inside it. */
+	 * parses the head in place, so a version that starts further from the
+	 * target than the target's length means a NUL inside it, and a field
+	 * name that does not lie between the version and its value was moved
+	 * there by an obs-fold (see http_check_head_field). */
 	uintptr_t target_at;
 	size_t target_len;   /* strlen of the target as received */
 	const char *version; /* as handed over by the library; NULL if unknown */
@@ -72,12 +74,13 @@ struct http_check_head {
 	/* Counted by http_check_head_field. */
 	int content_length, transfer_encoding, authorization, request_id, host;
 	int malformed;         /* names that are not tokens, or garbled framing */
+	int folded;            /* fields continued on another line (obs-fold) */
 	const char *te;        /* the (last) Transfer-Encoding value, or NULL */
 	const char *rid;       /* the (last) X-Request-Id value, or NULL */
 };
 
-/* Counts one header field (name and value as the library reported them)
- * into h. */
+/* Counts one header field (name and value as the library reported them,
+ * pointing into its buffer) into h. */
 void http_check_head_field(struct http_check_head *h, const char *name, const char *value);
 
 /* The X-Request-Id to echo: the value of the only such field when it is
