@@ -176,8 +176,8 @@ help:
 # `make fuzz [FUZZ_SECONDS=N]` builds every tests/fuzz/fuzz_*.c harness with
 # clang's libFuzzer, ASan and UBSan under build/fuzz and runs each for N
 # seconds on a copy of its seed corpus; `fuzz-check` is a 30 s round. The
-# library objects go into an archive, so a harness that compiles a module in
-# (to reach its statics) simply shadows that member.
+# library objects go into an archive, so a harness links only the modules
+# it reaches through their public interfaces.
 FUZZ_SECONDS  ?= 60
 FUZZ_CC       ?= clang
 FUZZ_SANITIZE := -fsanitize=fuzzer-no-link,address,undefined \

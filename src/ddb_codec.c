@@ -33,27 +33,27 @@
 
 /* DynamoDB nests documents at most 32 levels deep; the slack only bounds
  * recursion on hostile input, it never rejects what DynamoDB accepts. */
-#define AV_MAX_DEPTH 64
+#define DDB_CODEC_AV_MAX_DEPTH 64
 
 /* DynamoDB numbers: 38 significant digits, magnitudes 1E-130 to under
  * 1E+126 (the exponent of the leading digit lies in -130..125). */
-#define NUM_MAX_DIGITS 38
-#define NUM_MIN_EXP (-130)
-#define NUM_MAX_EXP 125
+#define DDB_CODEC_NUM_MAX_DIGITS 38
+#define DDB_CODEC_NUM_MIN_EXP (-130)
+#define DDB_CODEC_NUM_MAX_EXP 125
 
 /* Exponents in the text are clamped here while parsing: far past any
  * valid magnitude, far from overflowing the arithmetic done with them. */
-#define NUM_EXP_CLAMP 1000000000LL
+#define DDB_CODEC_NUM_EXP_CLAMP 1000000000LL
 
-#define MAX_SEGMENTS 1000000
+#define DDB_CODEC_MAX_SEGMENTS 1000000
 
 /* Decoding rejects duplicate keys: DynamoDB never sends them, and with
  * them {"S":"a","S":"b"} would silently become {"S":"b"}. */
-#define DECODE_FLAGS (JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES)
+#define DDB_CODEC_DECODE_FLAGS (JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES)
 
 /* ---- operations --------------------------------------------------------- */
 
-static const char *const op_names[DDB_OP_COUNT] = {
+static const char *const ddb_codec_op_names[DDB_OP_COUNT] = {
 	[DDB_OP_GET_ITEM] = "GetItem",
 	[DDB_OP_PUT_ITEM] = "PutItem",
 	[DDB_OP_UPDATE_ITEM] = "UpdateItem",
@@ -64,7 +64,7 @@ static const char *const op_names[DDB_OP_COUNT] = {
 	[DDB_OP_UPDATE_TIME_TO_LIVE] = "UpdateTimeToLive",
 };
 
-static const char *const op_targets[DDB_OP_COUNT] = {
+static const char *const ddb_codec_op_targets[DDB_OP_COUNT] = {
 	[DDB_OP_GET_ITEM] = "DynamoDB_20120810.GetItem",
 	[DDB_OP_PUT_ITEM] = "DynamoDB_20120810.PutItem",
 	[DDB_OP_UPDATE_ITEM] = "DynamoDB_20120810.UpdateItem",
@@ -79,14 +79,14 @@ const char *ddb_op_name(enum ddb_op op)
 {
 	if ((unsigned)op >= DDB_OP_COUNT)
 		return NULL;
-	return op_names[op];
+	return ddb_codec_op_names[op];
 }
 
 const char *ddb_op_target(enum ddb_op op)
 {
 	if ((unsigned)op >= DDB_OP_COUNT)
 		return NULL;
-	return op_targets[op];
+	return ddb_codec_op_targets[op];
 }
 
 /* ---- text --------------------------------------------------------------- */
@@ -94,7 +94,7 @@ const char *ddb_op_target(enum ddb_op op)
 /* Length (1 to 4) of the valid UTF-8 sequence at s, or 0 when the bytes
  * there are not one. Overlong forms, surrogates and code points past
  * U+10FFFF are invalid, as they are for jansson. */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
+static size_t ddb_codec_utf8_seq_len(const unsigned char *s, size_t avail)
 {
 	uint32_t cp;
 	size_t n, i;
@@ -128,12 +128,12 @@ static size_t utf8_seq_len(const unsigned char *s, size_t avail)
 	return n;
 }
 
-static bool utf8_valid(const char *s, size_t len)
+static bool ddb_codec_utf8_valid(const char *s, size_t len)
 {
 	size_t i = 0, n;
 
 	while (i < len) {
-		n = utf8_seq_len((const unsigned char *)s + i, len - i);
+		n = ddb_codec_utf8_seq_len((const unsigned char *)s + i, len - i);
 		if (!n)
 			return false;
 		i += n;
@@ -142,16 +142,16 @@ static bool utf8_valid(const char *s, size_t len)
 }
 
 /* A name, table or expression: present, non-empty, UTF-8. */
-static bool str_ok(const char *s)
+static bool ddb_codec_str_ok(const char *s)
 {
-	return s && *s && utf8_valid(s, strlen(s));
+	return s && *s && ddb_codec_utf8_valid(s, strlen(s));
 }
 
 /* Copies len bytes of upstream text into dst[size] so that it is safe to
  * log: control characters (C0, DEL, C1) become spaces, so words stay
  * apart, bytes that are not UTF-8 become '?', and the copy stops before a
  * character that does not fit whole. dst always ends up terminated. */
-static void text_copy(char *dst, size_t size, const char *src, size_t len)
+static void ddb_codec_text_copy(char *dst, size_t size, const char *src, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)src;
 	size_t i = 0, o = 0;
@@ -160,7 +160,7 @@ static void text_copy(char *dst, size_t size, const char *src, size_t len)
 		return;
 	while (src && i < len) {
 		const char *piece = src + i;
-		size_t n = utf8_seq_len(s + i, len - i), w = n;
+		size_t n = ddb_codec_utf8_seq_len(s + i, len - i), w = n;
 
 		if (!n) {
 			piece = "?";
@@ -180,7 +180,7 @@ static void text_copy(char *dst, size_t size, const char *src, size_t len)
 }
 
 /* A heap copy of len bytes plus a terminator; NULL when memory runs out. */
-static char *mem_dup(const char *p, size_t len)
+static char *ddb_codec_mem_dup(const char *p, size_t len)
 {
 	char *d;
 
@@ -198,7 +198,7 @@ static char *mem_dup(const char *p, size_t len)
 /* ---- numbers ------------------------------------------------------------ */
 
 /* The parts of number text: [-] int [. frac] [e|E [+|-] exp]. */
-struct num {
+struct ddb_codec_num {
 	bool neg;
 	const char *int_digits;
 	size_t n_int;
@@ -207,14 +207,14 @@ struct num {
 	long long exp;
 };
 
-static bool is_digit(char c)
+static bool ddb_codec_is_digit(char c)
 {
 	return c >= '0' && c <= '9';
 }
 
 /* Splits text into its parts; false when it is not of the grammar above
  * with at least one digit before the exponent. */
-static bool num_parse(const char *s, struct num *n)
+static bool ddb_codec_num_parse(const char *s, struct ddb_codec_num *n)
 {
 	bool exp_neg = false;
 
@@ -224,13 +224,13 @@ static bool num_parse(const char *s, struct num *n)
 		s++;
 	}
 	n->int_digits = s;
-	while (is_digit(*s))
+	while (ddb_codec_is_digit(*s))
 		s++;
 	n->n_int = (size_t)(s - n->int_digits);
 	n->frac_digits = s;
 	if (*s == '.') {
 		n->frac_digits = ++s;
-		while (is_digit(*s))
+		while (ddb_codec_is_digit(*s))
 			s++;
 		n->n_frac = (size_t)(s - n->frac_digits);
 	}
@@ -240,10 +240,10 @@ static bool num_parse(const char *s, struct num *n)
 		s++;
 		if (*s == '+' || *s == '-')
 			exp_neg = *s++ == '-';
-		if (!is_digit(*s))
+		if (!ddb_codec_is_digit(*s))
 			return false;
-		for (; is_digit(*s); s++)
-			if (n->exp < NUM_EXP_CLAMP)
+		for (; ddb_codec_is_digit(*s); s++)
+			if (n->exp < DDB_CODEC_NUM_EXP_CLAMP)
 				n->exp = n->exp * 10 + (*s - '0');
 		if (exp_neg)
 			n->exp = -n->exp;
@@ -252,7 +252,7 @@ static bool num_parse(const char *s, struct num *n)
 }
 
 /* Digit i of the integer and fraction digits taken as one sequence. */
-static int num_digit(const struct num *n, size_t i)
+static int ddb_codec_num_digit(const struct ddb_codec_num *n, size_t i)
 {
 	if (i < n->n_int)
 		return n->int_digits[i] - '0';
@@ -267,41 +267,41 @@ static int num_digit(const struct num *n, size_t i)
  * 1E+126 up), so that valid text is always text DynamoDB stores. */
 bool ddb_number_valid(const char *text)
 {
-	struct num n;
+	struct ddb_codec_num n;
 	size_t total, first, last;
 	long long lead_exp;
 
-	if (!text || !num_parse(text, &n))
+	if (!text || !ddb_codec_num_parse(text, &n))
 		return false;
 	total = n.n_int + n.n_frac;
-	for (first = 0; first < total && num_digit(&n, first) == 0; first++)
+	for (first = 0; first < total && ddb_codec_num_digit(&n, first) == 0; first++)
 		;
 	if (first == total)
 		return true; /* zero, whatever its exponent */
-	for (last = total - 1; num_digit(&n, last) == 0; last--)
+	for (last = total - 1; ddb_codec_num_digit(&n, last) == 0; last--)
 		;
-	if (last - first + 1 > NUM_MAX_DIGITS)
+	if (last - first + 1 > DDB_CODEC_NUM_MAX_DIGITS)
 		return false;
 	lead_exp = (long long)n.n_int - 1 - (long long)first + n.exp;
-	return lead_exp >= NUM_MIN_EXP && lead_exp <= NUM_MAX_EXP;
+	return lead_exp >= DDB_CODEC_NUM_MIN_EXP && lead_exp <= DDB_CODEC_NUM_MAX_EXP;
 }
 
 enum error_code ddb_number_to_i64(const char *text, bool round_up, int64_t *out)
 {
 	const uint64_t limit = (uint64_t)INT64_MAX + 1; /* |INT64_MIN| */
-	struct num n;
+	struct ddb_codec_num n;
 	uint64_t mag = 0;
 	long long point, i;
 	bool fraction = false;
 
 	if (!text || !out)
 		return ERROR_INVALID;
-	if (!ddb_number_valid(text) || !num_parse(text, &n))
+	if (!ddb_number_valid(text) || !ddb_codec_num_parse(text, &n))
 		return ERROR_PARSE;
 	/* Digits before point are the integer part, the rest the fraction. */
 	point = (long long)n.n_int + (long long)n.exp;
 	for (i = 0; i < (long long)n.n_int + (long long)n.n_frac; i++) {
-		int d = num_digit(&n, (size_t)i);
+		int d = ddb_codec_num_digit(&n, (size_t)i);
 
 		if (i >= point) {
 			fraction |= d != 0;
@@ -335,9 +335,9 @@ enum error_code ddb_number_to_i64(const char *text, bool round_up, int64_t *out)
 
 /* ---- AttributeValue shape ------------------------------------------------ */
 
-static bool av_valid(json_t *av, int depth);
+static bool ddb_codec_av_valid(json_t *av, int depth);
 
-static bool num_json_valid(json_t *v)
+static bool ddb_codec_num_json_valid(json_t *v)
 {
 	return json_is_string(v) &&
 	       strlen(json_string_value(v)) == json_string_length(v) &&
@@ -345,7 +345,7 @@ static bool num_json_valid(json_t *v)
 }
 
 /* SS, NS and BS: a non-empty array (DynamoDB has no empty sets). */
-static bool set_valid(json_t *v, bool numbers)
+static bool ddb_codec_set_valid(json_t *v, bool numbers)
 {
 	json_t *m;
 	size_t i;
@@ -353,7 +353,7 @@ static bool set_valid(json_t *v, bool numbers)
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return false;
 	json_array_foreach(v, i, m) {
-		if (numbers ? !num_json_valid(m) : !json_is_string(m))
+		if (numbers ? !ddb_codec_num_json_valid(m) : !json_is_string(m))
 			return false;
 	}
 	return true;
@@ -361,7 +361,7 @@ static bool set_valid(json_t *v, bool numbers)
 
 /* Whether v is a well-formed value for type tag. B and BS are not checked
  * for base64: DynamoDB does that, and we only carry them through. */
-static bool av_value_valid(const char *tag, json_t *v, int depth)
+static bool ddb_codec_av_value_valid(const char *tag, json_t *v, int depth)
 {
 	const char *key;
 	json_t *m;
@@ -370,20 +370,20 @@ static bool av_value_valid(const char *tag, json_t *v, int depth)
 	if (!strcmp(tag, "S") || !strcmp(tag, "B"))
 		return json_is_string(v);
 	if (!strcmp(tag, "N"))
-		return num_json_valid(v);
+		return ddb_codec_num_json_valid(v);
 	if (!strcmp(tag, "BOOL"))
 		return json_is_boolean(v);
 	if (!strcmp(tag, "NULL"))
 		return json_is_true(v);
 	if (!strcmp(tag, "SS") || !strcmp(tag, "BS"))
-		return set_valid(v, false);
+		return ddb_codec_set_valid(v, false);
 	if (!strcmp(tag, "NS"))
-		return set_valid(v, true);
+		return ddb_codec_set_valid(v, true);
 	if (!strcmp(tag, "M")) {
 		if (!json_is_object(v))
 			return false;
 		json_object_foreach(v, key, m) {
-			if (!av_valid(m, depth + 1))
+			if (!ddb_codec_av_valid(m, depth + 1))
 				return false;
 		}
 		return true;
@@ -392,7 +392,7 @@ static bool av_value_valid(const char *tag, json_t *v, int depth)
 		if (!json_is_array(v))
 			return false;
 		json_array_foreach(v, i, m) {
-			if (!av_valid(m, depth + 1))
+			if (!ddb_codec_av_valid(m, depth + 1))
 				return false;
 		}
 		return true;
@@ -401,19 +401,19 @@ static bool av_value_valid(const char *tag, json_t *v, int depth)
 }
 
 /* An AttributeValue is an object with exactly one type key. */
-static bool av_valid(json_t *av, int depth)
+static bool ddb_codec_av_valid(json_t *av, int depth)
 {
 	void *it;
 
-	if (depth > AV_MAX_DEPTH || !json_is_object(av) || json_object_size(av) != 1)
+	if (depth > DDB_CODEC_AV_MAX_DEPTH || !json_is_object(av) || json_object_size(av) != 1)
 		return false;
 	it = json_object_iter(av);
-	return av_value_valid(json_object_iter_key(it), json_object_iter_value(it), depth);
+	return ddb_codec_av_value_valid(json_object_iter_key(it), json_object_iter_value(it), depth);
 }
 
 /* ---- items -------------------------------------------------------------- */
 
-static void attr_free(struct ddb_attr *a)
+static void ddb_codec_attr_free(struct ddb_attr *a)
 {
 	free(a->name);
 	free(a->value);
@@ -427,12 +427,12 @@ void ddb_item_clear(struct ddb_item *item)
 	if (!item)
 		return;
 	for (i = 0; i < item->n; i++)
-		attr_free(&item->attrs[i]);
+		ddb_codec_attr_free(&item->attrs[i]);
 	free(item->attrs);
 	memset(item, 0, sizeof(*item));
 }
 
-static struct ddb_attr *item_find(const struct ddb_item *item, const char *name)
+static struct ddb_attr *ddb_codec_item_find(const struct ddb_item *item, const char *name)
 {
 	size_t i;
 
@@ -443,7 +443,7 @@ static struct ddb_attr *item_find(const struct ddb_item *item, const char *name)
 }
 
 /* Room for one more attribute; doubling keeps decoding a wide item linear. */
-static enum error_code item_reserve(struct ddb_item *item)
+static enum error_code ddb_codec_item_reserve(struct ddb_item *item)
 {
 	struct ddb_attr *p;
 	size_t size;
@@ -466,10 +466,10 @@ static enum error_code item_reserve(struct ddb_item *item)
  * caller can leak it. With replace, an attribute of that name is
  * overwritten in place; without, the caller vouches that the name is new
  * (a decoded JSON object has unique keys), which keeps decoding linear. */
-static enum error_code item_put(struct ddb_item *item, const char *name, bool replace,
-				enum ddb_type type, char *value, size_t len)
+static enum error_code ddb_codec_item_put(struct ddb_item *item, const char *name, bool replace,
+					  enum ddb_type type, char *value, size_t len)
 {
-	struct ddb_attr *a = replace ? item_find(item, name) : NULL, *slot;
+	struct ddb_attr *a = replace ? ddb_codec_item_find(item, name) : NULL, *slot;
 	enum error_code rc = ERROR_NOMEM;
 	char *copy = NULL;
 
@@ -479,8 +479,8 @@ static enum error_code item_put(struct ddb_item *item, const char *name, bool re
 		free(a->value);
 		slot = a;
 	} else {
-		copy = mem_dup(name, strlen(name));
-		if (!copy || item_reserve(item) != ERROR_OK)
+		copy = ddb_codec_mem_dup(name, strlen(name));
+		if (!copy || ddb_codec_item_reserve(item) != ERROR_OK)
 			goto out;
 		slot = &item->attrs[item->n++];
 		slot->name = copy;
@@ -502,7 +502,7 @@ enum error_code ddb_item_add_s(struct ddb_item *item, const char *name,
 {
 	if (!item || !name || !*name || (!value && len))
 		return ERROR_INVALID;
-	return item_put(item, name, true, DDB_TYPE_S, mem_dup(value, len), len);
+	return ddb_codec_item_put(item, name, true, DDB_TYPE_S, ddb_codec_mem_dup(value, len), len);
 }
 
 enum error_code ddb_item_add_n(struct ddb_item *item, const char *name, const char *text)
@@ -511,7 +511,8 @@ enum error_code ddb_item_add_n(struct ddb_item *item, const char *name, const ch
 		return ERROR_INVALID;
 	if (!ddb_number_valid(text))
 		return ERROR_PARSE;
-	return item_put(item, name, true, DDB_TYPE_N, mem_dup(text, strlen(text)), strlen(text));
+	return ddb_codec_item_put(item, name, true, DDB_TYPE_N,
+				  ddb_codec_mem_dup(text, strlen(text)), strlen(text));
 }
 
 enum error_code ddb_item_add_n_i64(struct ddb_item *item, const char *name, int64_t v)
@@ -524,21 +525,21 @@ enum error_code ddb_item_add_n_i64(struct ddb_item *item, const char *name, int6
 
 /* The attribute for AttributeValue av: S and N as their text, any other
  * type as its compact JSON. *value is new heap text for the caller. */
-static enum error_code attr_decode(json_t *av, enum ddb_type *type, char **value,
-				   size_t *len)
+static enum error_code ddb_codec_attr_decode(json_t *av, enum ddb_type *type, char **value,
+					     size_t *len)
 {
 	const char *tag;
 	json_t *v;
 
 	*value = NULL;
-	if (!av_valid(av, 0))
+	if (!ddb_codec_av_valid(av, 0))
 		return ERROR_PARSE;
 	tag = json_object_iter_key(json_object_iter(av));
 	v = json_object_iter_value(json_object_iter(av));
 	if (!strcmp(tag, "S") || !strcmp(tag, "N")) {
 		*type = tag[0] == 'S' ? DDB_TYPE_S : DDB_TYPE_N;
 		*len = json_string_length(v);
-		*value = mem_dup(json_string_value(v), *len);
+		*value = ddb_codec_mem_dup(json_string_value(v), *len);
 	} else {
 		/* json_dumps's result is documented as freed with free(). */
 		*type = DDB_TYPE_OTHER;
@@ -561,13 +562,13 @@ enum error_code ddb_item_add_other(struct ddb_item *item, const char *name, cons
 	if (!item || !name || !*name || !json)
 		goto out;
 	rc = ERROR_PARSE;
-	av = json_loads(json, DECODE_FLAGS, NULL);
+	av = json_loads(json, DDB_CODEC_DECODE_FLAGS, NULL);
 	if (!av)
 		goto out;
-	rc = attr_decode(av, &type, &value, &len);
+	rc = ddb_codec_attr_decode(av, &type, &value, &len);
 	if (rc != ERROR_OK)
 		goto out;
-	rc = item_put(item, name, true, type, value, len);
+	rc = ddb_codec_item_put(item, name, true, type, value, len);
 out:
 	json_decref(av);
 	return rc;
@@ -577,7 +578,7 @@ const struct ddb_attr *ddb_item_get(const struct ddb_item *item, const char *nam
 {
 	if (!item || !name)
 		return NULL;
-	return item_find(item, name);
+	return ddb_codec_item_find(item, name);
 }
 
 /* Builds the copy aside and moves it into dst only when complete, so a
@@ -599,8 +600,8 @@ enum error_code ddb_item_copy(struct ddb_item *dst, const struct ddb_item *src)
 		rc = ERROR_INVALID;
 		if (!a->name || !a->value)
 			break;
-		rc = item_put(&tmp, a->name, false, a->type,
-			      mem_dup(a->value, a->value_len), a->value_len);
+		rc = ddb_codec_item_put(&tmp, a->name, false, a->type,
+					ddb_codec_mem_dup(a->value, a->value_len), a->value_len);
 	}
 	ddb_item_clear(dst);
 	if (rc == ERROR_OK) {
@@ -617,7 +618,7 @@ out:
 /* Sets obj[key] to value, a new reference that jansson consumes even when
  * it fails. A NULL value is a constructor that ran out of memory. Keys are
  * UTF-8 checked by the caller, hence _nocheck. */
-static enum error_code put_new(json_t *obj, const char *key, json_t *value)
+static enum error_code ddb_codec_put_new(json_t *obj, const char *key, json_t *value)
 {
 	if (!value)
 		return ERROR_NOMEM;
@@ -625,7 +626,7 @@ static enum error_code put_new(json_t *obj, const char *key, json_t *value)
 }
 
 /* A new reference to the AttributeValue of a in *out. */
-static enum error_code attr_encode(const struct ddb_attr *a, json_t **out)
+static enum error_code ddb_codec_attr_encode(const struct ddb_attr *a, json_t **out)
 {
 	enum error_code rc = ERROR_INVALID;
 	json_t *v = NULL, *av = NULL;
@@ -636,15 +637,15 @@ static enum error_code attr_encode(const struct ddb_attr *a, json_t **out)
 	if (a->type == DDB_TYPE_OTHER) {
 		/* Checked when it was added or decoded; checked again since
 		 * the struct is public and could have been filled by hand. */
-		av = json_loadb(a->value, a->value_len, DECODE_FLAGS, NULL);
-		if (!av_valid(av, 0))
+		av = json_loadb(a->value, a->value_len, DDB_CODEC_DECODE_FLAGS, NULL);
+		if (!ddb_codec_av_valid(av, 0))
 			goto out;
 		*out = av;
 		av = NULL;
 		rc = ERROR_OK;
 		goto out;
 	}
-	if (a->type == DDB_TYPE_S && utf8_valid(a->value, a->value_len))
+	if (a->type == DDB_TYPE_S && ddb_codec_utf8_valid(a->value, a->value_len))
 		v = json_stringn_nocheck(a->value, a->value_len);
 	else if (a->type == DDB_TYPE_N && ddb_number_valid(a->value))
 		v = json_string_nocheck(a->value);
@@ -654,7 +655,7 @@ static enum error_code attr_encode(const struct ddb_attr *a, json_t **out)
 	av = json_object();
 	if (!av)
 		goto out;
-	rc = put_new(av, a->type == DDB_TYPE_S ? "S" : "N", v);
+	rc = ddb_codec_put_new(av, a->type == DDB_TYPE_S ? "S" : "N", v);
 	v = NULL;
 	if (rc != ERROR_OK)
 		goto out;
@@ -667,7 +668,7 @@ out:
 }
 
 /* A new reference to the map {"name": AttributeValue, ...} of item. */
-static enum error_code item_encode(const struct ddb_item *item, json_t **out)
+static enum error_code ddb_codec_item_encode(const struct ddb_item *item, json_t **out)
 {
 	enum error_code rc = ERROR_NOMEM;
 	json_t *map = NULL, *av = NULL;
@@ -682,11 +683,11 @@ static enum error_code item_encode(const struct ddb_item *item, json_t **out)
 
 		/* A duplicate would otherwise vanish silently in the map. */
 		rc = ERROR_INVALID;
-		if (!str_ok(a->name) || json_object_get(map, a->name))
+		if (!ddb_codec_str_ok(a->name) || json_object_get(map, a->name))
 			goto out;
-		rc = attr_encode(a, &av);
+		rc = ddb_codec_attr_encode(a, &av);
 		if (rc == ERROR_OK)
-			rc = put_new(map, a->name, av);
+			rc = ddb_codec_put_new(map, a->name, av);
 		av = NULL;
 		if (rc != ERROR_OK)
 			goto out;
@@ -700,7 +701,7 @@ out:
 }
 
 /* Appends the attributes of the JSON map to item. */
-static enum error_code item_decode(json_t *map, struct ddb_item *item)
+static enum error_code ddb_codec_item_decode(json_t *map, struct ddb_item *item)
 {
 	enum error_code rc;
 	enum ddb_type type;
@@ -712,9 +713,9 @@ static enum error_code item_decode(json_t *map, struct ddb_item *item)
 	if (!json_is_object(map))
 		return ERROR_PARSE;
 	json_object_foreach(map, name, av) {
-		rc = attr_decode(av, &type, &value, &len);
+		rc = ddb_codec_attr_decode(av, &type, &value, &len);
 		if (rc == ERROR_OK)
-			rc = item_put(item, name, false, type, value, len);
+			rc = ddb_codec_item_put(item, name, false, type, value, len);
 		if (rc != ERROR_OK)
 			return rc;
 	}
@@ -725,42 +726,64 @@ static enum error_code item_decode(json_t *map, struct ddb_item *item)
 
 /* The request fields, as bits, so that each op's contract is one line. */
 enum {
-	F_KEY = 1u << 0,
-	F_ITEM = 1u << 1,
-	F_COND = 1u << 2,
-	F_UPDATE = 1u << 3,
-	F_PROJ = 1u << 4,
-	F_FILTER = 1u << 5,
-	F_NAMES = 1u << 6,
-	F_VALUES = 1u << 7,
-	F_RETURN = 1u << 8,
-	F_CONSISTENT = 1u << 9,
-	F_SEGMENTS = 1u << 10,
-	F_START_KEY = 1u << 11,
-	F_LIMIT = 1u << 12,
-	F_HASH_KEY = 1u << 13,
-	F_TTL_NAME = 1u << 14,
-	F_TTL_ON = 1u << 15,
+	DDB_CODEC_F_KEY = 1u << 0,
+	DDB_CODEC_F_ITEM = 1u << 1,
+	DDB_CODEC_F_COND = 1u << 2,
+	DDB_CODEC_F_UPDATE = 1u << 3,
+	DDB_CODEC_F_PROJ = 1u << 4,
+	DDB_CODEC_F_FILTER = 1u << 5,
+	DDB_CODEC_F_NAMES = 1u << 6,
+	DDB_CODEC_F_VALUES = 1u << 7,
+	DDB_CODEC_F_RETURN = 1u << 8,
+	DDB_CODEC_F_CONSISTENT = 1u << 9,
+	DDB_CODEC_F_SEGMENTS = 1u << 10,
+	DDB_CODEC_F_START_KEY = 1u << 11,
+	DDB_CODEC_F_LIMIT = 1u << 12,
+	DDB_CODEC_F_HASH_KEY = 1u << 13,
+	DDB_CODEC_F_TTL_NAME = 1u << 14,
+	DDB_CODEC_F_TTL_ON = 1u << 15,
 };
 
-#define F_EXPRESSIONS (F_COND | F_UPDATE | F_PROJ | F_FILTER)
+#define DDB_CODEC_F_EXPRESSIONS                                                                    \
+	(DDB_CODEC_F_COND | DDB_CODEC_F_UPDATE | DDB_CODEC_F_PROJ | DDB_CODEC_F_FILTER)
 
 static const struct {
 	unsigned allowed, required;
-} op_fields[DDB_OP_COUNT] = {
-	[DDB_OP_GET_ITEM] = { F_KEY | F_PROJ | F_NAMES | F_CONSISTENT, F_KEY },
-	[DDB_OP_PUT_ITEM] = { F_ITEM | F_COND | F_NAMES | F_VALUES | F_RETURN, F_ITEM },
-	[DDB_OP_UPDATE_ITEM] = { F_KEY | F_UPDATE | F_COND | F_NAMES | F_VALUES | F_RETURN,
-				 F_KEY | F_UPDATE },
-	[DDB_OP_DELETE_ITEM] = { F_KEY | F_COND | F_NAMES | F_VALUES | F_RETURN, F_KEY },
-	[DDB_OP_SCAN] = { F_PROJ | F_FILTER | F_NAMES | F_VALUES | F_CONSISTENT |
-			  F_SEGMENTS | F_START_KEY | F_LIMIT, 0 },
+} ddb_codec_op_fields[DDB_OP_COUNT] = {
+	[DDB_OP_GET_ITEM] = {
+		DDB_CODEC_F_KEY | DDB_CODEC_F_PROJ | DDB_CODEC_F_NAMES | DDB_CODEC_F_CONSISTENT,
+		DDB_CODEC_F_KEY,
+	},
+	[DDB_OP_PUT_ITEM] = {
+		DDB_CODEC_F_ITEM | DDB_CODEC_F_COND | DDB_CODEC_F_NAMES | DDB_CODEC_F_VALUES |
+			DDB_CODEC_F_RETURN,
+		DDB_CODEC_F_ITEM,
+	},
+	[DDB_OP_UPDATE_ITEM] = {
+		DDB_CODEC_F_KEY | DDB_CODEC_F_UPDATE | DDB_CODEC_F_COND | DDB_CODEC_F_NAMES |
+			DDB_CODEC_F_VALUES | DDB_CODEC_F_RETURN,
+		DDB_CODEC_F_KEY | DDB_CODEC_F_UPDATE,
+	},
+	[DDB_OP_DELETE_ITEM] = {
+		DDB_CODEC_F_KEY | DDB_CODEC_F_COND | DDB_CODEC_F_NAMES | DDB_CODEC_F_VALUES |
+			DDB_CODEC_F_RETURN,
+		DDB_CODEC_F_KEY,
+	},
+	[DDB_OP_SCAN] = {
+		DDB_CODEC_F_PROJ | DDB_CODEC_F_FILTER | DDB_CODEC_F_NAMES | DDB_CODEC_F_VALUES |
+			DDB_CODEC_F_CONSISTENT | DDB_CODEC_F_SEGMENTS | DDB_CODEC_F_START_KEY |
+			DDB_CODEC_F_LIMIT,
+		0,
+	},
 	[DDB_OP_DESCRIBE_TABLE] = { 0, 0 },
-	[DDB_OP_CREATE_TABLE] = { F_HASH_KEY, F_HASH_KEY },
-	[DDB_OP_UPDATE_TIME_TO_LIVE] = { F_TTL_NAME | F_TTL_ON, F_TTL_NAME },
+	[DDB_OP_CREATE_TABLE] = { DDB_CODEC_F_HASH_KEY, DDB_CODEC_F_HASH_KEY },
+	[DDB_OP_UPDATE_TIME_TO_LIVE] = {
+		DDB_CODEC_F_TTL_NAME | DDB_CODEC_F_TTL_ON,
+		DDB_CODEC_F_TTL_NAME,
+	},
 };
 
-static const char *const return_names[] = {
+static const char *const ddb_codec_return_names[] = {
 	[DDB_RETURN_NONE] = NULL,
 	[DDB_RETURN_ALL_OLD] = "ALL_OLD",
 	[DDB_RETURN_ALL_NEW] = "ALL_NEW",
@@ -769,44 +792,44 @@ static const char *const return_names[] = {
 };
 
 /* The fields req sets: non-NULL pointers, non-zero numbers, true flags. */
-static unsigned req_fields(const struct ddb_request *r)
+static unsigned ddb_codec_req_fields(const struct ddb_request *r)
 {
 	unsigned f = 0;
 
-	f |= r->key ? F_KEY : 0;
-	f |= r->item ? F_ITEM : 0;
-	f |= r->condition ? F_COND : 0;
-	f |= r->update ? F_UPDATE : 0;
-	f |= r->projection ? F_PROJ : 0;
-	f |= r->filter ? F_FILTER : 0;
-	f |= r->names || r->n_names ? F_NAMES : 0;
-	f |= r->values ? F_VALUES : 0;
-	f |= r->return_values != DDB_RETURN_NONE ? F_RETURN : 0;
-	f |= r->consistent_read ? F_CONSISTENT : 0;
-	f |= r->segment || r->total_segments ? F_SEGMENTS : 0;
-	f |= r->exclusive_start_key ? F_START_KEY : 0;
-	f |= r->limit ? F_LIMIT : 0;
-	f |= r->hash_key ? F_HASH_KEY : 0;
-	f |= r->ttl_attribute ? F_TTL_NAME : 0;
-	f |= r->ttl_enabled ? F_TTL_ON : 0;
+	f |= r->key ? DDB_CODEC_F_KEY : 0;
+	f |= r->item ? DDB_CODEC_F_ITEM : 0;
+	f |= r->condition ? DDB_CODEC_F_COND : 0;
+	f |= r->update ? DDB_CODEC_F_UPDATE : 0;
+	f |= r->projection ? DDB_CODEC_F_PROJ : 0;
+	f |= r->filter ? DDB_CODEC_F_FILTER : 0;
+	f |= r->names || r->n_names ? DDB_CODEC_F_NAMES : 0;
+	f |= r->values ? DDB_CODEC_F_VALUES : 0;
+	f |= r->return_values != DDB_RETURN_NONE ? DDB_CODEC_F_RETURN : 0;
+	f |= r->consistent_read ? DDB_CODEC_F_CONSISTENT : 0;
+	f |= r->segment || r->total_segments ? DDB_CODEC_F_SEGMENTS : 0;
+	f |= r->exclusive_start_key ? DDB_CODEC_F_START_KEY : 0;
+	f |= r->limit ? DDB_CODEC_F_LIMIT : 0;
+	f |= r->hash_key ? DDB_CODEC_F_HASH_KEY : 0;
+	f |= r->ttl_attribute ? DDB_CODEC_F_TTL_NAME : 0;
+	f |= r->ttl_enabled ? DDB_CODEC_F_TTL_ON : 0;
 	return f;
 }
 
 /* NULL, or an item with at least one attribute: DynamoDB refuses an empty
  * Key, Item, ExclusiveStartKey or ExpressionAttributeValues. */
-static bool item_arg_ok(const struct ddb_item *item)
+static bool ddb_codec_item_arg_ok(const struct ddb_item *item)
 {
 	return !item || (item->n > 0 && item->attrs);
 }
 
-static bool opt_str_ok(const char *s)
+static bool ddb_codec_opt_str_ok(const char *s)
 {
-	return !s || str_ok(s);
+	return !s || ddb_codec_str_ok(s);
 }
 
 /* Placeholders are "#name", unique (a map would silently drop a repeat),
  * and each stands for a non-empty attribute name. */
-static bool names_ok(const struct ddb_name *names, size_t n)
+static bool ddb_codec_names_ok(const struct ddb_name *names, size_t n)
 {
 	size_t i, j;
 
@@ -815,7 +838,7 @@ static bool names_ok(const struct ddb_name *names, size_t n)
 	for (i = 0; i < n; i++) {
 		const char *p = names[i].placeholder;
 
-		if (!str_ok(p) || p[0] != '#' || !p[1] || !str_ok(names[i].name))
+		if (!ddb_codec_str_ok(p) || p[0] != '#' || !p[1] || !ddb_codec_str_ok(names[i].name))
 			return false;
 		for (j = 0; j < i; j++)
 			if (!strcmp(names[j].placeholder, p))
@@ -824,7 +847,7 @@ static bool names_ok(const struct ddb_name *names, size_t n)
 	return true;
 }
 
-static bool values_ok(const struct ddb_item *values)
+static bool ddb_codec_values_ok(const struct ddb_item *values)
 {
 	size_t i;
 
@@ -839,7 +862,7 @@ static bool values_ok(const struct ddb_item *values)
 
 /* PutItem and DeleteItem can only return the old item (DynamoDB refuses
  * the other values for them). */
-static bool return_ok(const struct ddb_request *r)
+static bool ddb_codec_return_ok(const struct ddb_request *r)
 {
 	if ((unsigned)r->return_values > DDB_RETURN_UPDATED_NEW)
 		return false;
@@ -848,51 +871,52 @@ static bool return_ok(const struct ddb_request *r)
 	return r->return_values == DDB_RETURN_NONE || r->return_values == DDB_RETURN_ALL_OLD;
 }
 
-static bool req_valid(const struct ddb_request *r)
+static bool ddb_codec_req_valid(const struct ddb_request *r)
 {
 	unsigned have;
 
-	if ((unsigned)r->op >= DDB_OP_COUNT || !str_ok(r->table))
+	if ((unsigned)r->op >= DDB_OP_COUNT || !ddb_codec_str_ok(r->table))
 		return false;
-	have = req_fields(r);
-	if ((have & ~op_fields[r->op].allowed) || (op_fields[r->op].required & ~have))
+	have = ddb_codec_req_fields(r);
+	if ((have & ~ddb_codec_op_fields[r->op].allowed) || (ddb_codec_op_fields[r->op].required & ~have))
 		return false;
-	if (!item_arg_ok(r->key) || !item_arg_ok(r->item) || !item_arg_ok(r->values) ||
-	    !item_arg_ok(r->exclusive_start_key))
+	if (!ddb_codec_item_arg_ok(r->key) || !ddb_codec_item_arg_ok(r->item) ||
+	    !ddb_codec_item_arg_ok(r->values) || !ddb_codec_item_arg_ok(r->exclusive_start_key))
 		return false;
-	if (!opt_str_ok(r->condition) || !opt_str_ok(r->update) ||
-	    !opt_str_ok(r->projection) || !opt_str_ok(r->filter) ||
-	    !opt_str_ok(r->hash_key) || !opt_str_ok(r->ttl_attribute))
+	if (!ddb_codec_opt_str_ok(r->condition) || !ddb_codec_opt_str_ok(r->update) ||
+	    !ddb_codec_opt_str_ok(r->projection) || !ddb_codec_opt_str_ok(r->filter) ||
+	    !ddb_codec_opt_str_ok(r->hash_key) || !ddb_codec_opt_str_ok(r->ttl_attribute))
 		return false;
 	/* DynamoDB refuses names and values that no expression could use. */
-	if ((have & (F_NAMES | F_VALUES)) && !(have & F_EXPRESSIONS))
+	if ((have & (DDB_CODEC_F_NAMES | DDB_CODEC_F_VALUES)) && !(have & DDB_CODEC_F_EXPRESSIONS))
 		return false;
-	if (!names_ok(r->names, r->n_names) || !values_ok(r->values) || !return_ok(r))
+	if (!ddb_codec_names_ok(r->names, r->n_names) || !ddb_codec_values_ok(r->values) ||
+	    !ddb_codec_return_ok(r))
 		return false;
-	if ((have & F_SEGMENTS) &&
-	    !(r->total_segments > 0 && r->total_segments <= MAX_SEGMENTS &&
+	if ((have & DDB_CODEC_F_SEGMENTS) &&
+	    !(r->total_segments > 0 && r->total_segments <= DDB_CODEC_MAX_SEGMENTS &&
 	      r->segment >= 0 && r->segment < r->total_segments))
 		return false;
 	return r->limit >= 0;
 }
 
-static enum error_code put_str(json_t *obj, const char *key, const char *s)
+static enum error_code ddb_codec_put_str(json_t *obj, const char *key, const char *s)
 {
-	return put_new(obj, key, json_string_nocheck(s));
+	return ddb_codec_put_new(obj, key, json_string_nocheck(s));
 }
 
-static enum error_code put_item(json_t *obj, const char *key, const struct ddb_item *item)
+static enum error_code ddb_codec_put_item(json_t *obj, const char *key, const struct ddb_item *item)
 {
 	enum error_code rc;
 	json_t *map;
 
-	rc = item_encode(item, &map);
+	rc = ddb_codec_item_encode(item, &map);
 	if (rc != ERROR_OK)
 		return rc;
-	return put_new(obj, key, map);
+	return ddb_codec_put_new(obj, key, map);
 }
 
-static enum error_code put_names(json_t *obj, const struct ddb_name *names, size_t n)
+static enum error_code ddb_codec_put_names(json_t *obj, const struct ddb_name *names, size_t n)
 {
 	enum error_code rc = ERROR_OK;
 	json_t *map = json_object();
@@ -901,73 +925,73 @@ static enum error_code put_names(json_t *obj, const struct ddb_name *names, size
 	if (!map)
 		return ERROR_NOMEM;
 	for (i = 0; i < n && rc == ERROR_OK; i++)
-		rc = put_str(map, names[i].placeholder, names[i].name);
+		rc = ddb_codec_put_str(map, names[i].placeholder, names[i].name);
 	if (rc != ERROR_OK) {
 		json_decref(map);
 		return rc;
 	}
-	return put_new(obj, "ExpressionAttributeNames", map);
+	return ddb_codec_put_new(obj, "ExpressionAttributeNames", map);
 }
 
 /* CreateTable: the one S hash key and on-demand billing. Strings were
- * checked by req_valid, so json_pack can only fail for lack of memory. */
-static enum error_code put_table_schema(json_t *obj, const char *hash_key)
+ * checked by ddb_codec_req_valid, so json_pack can only fail for lack of memory. */
+static enum error_code ddb_codec_put_table_schema(json_t *obj, const char *hash_key)
 {
 	enum error_code rc;
 
-	rc = put_new(obj, "AttributeDefinitions",
-		     json_pack("[{s:s, s:s}]", "AttributeName", hash_key,
+	rc = ddb_codec_put_new(obj, "AttributeDefinitions",
+			       json_pack("[{s:s, s:s}]", "AttributeName", hash_key,
 			       "AttributeType", "S"));
 	if (rc == ERROR_OK)
-		rc = put_new(obj, "KeySchema",
-			     json_pack("[{s:s, s:s}]", "AttributeName", hash_key,
+		rc = ddb_codec_put_new(obj, "KeySchema",
+				       json_pack("[{s:s, s:s}]", "AttributeName", hash_key,
 				       "KeyType", "HASH"));
 	if (rc == ERROR_OK)
-		rc = put_str(obj, "BillingMode", "PAY_PER_REQUEST");
+		rc = ddb_codec_put_str(obj, "BillingMode", "PAY_PER_REQUEST");
 	return rc;
 }
 
-/* Fills body from a request that req_valid accepted. Since that check
+/* Fills body from a request that ddb_codec_req_valid accepted. Since that check
  * guarantees the op takes every field that is set, each field is simply
  * written when present. */
-static enum error_code body_build(const struct ddb_request *r, json_t *body)
+static enum error_code ddb_codec_body_build(const struct ddb_request *r, json_t *body)
 {
-	enum error_code rc = put_str(body, "TableName", r->table);
+	enum error_code rc = ddb_codec_put_str(body, "TableName", r->table);
 
 	if (rc == ERROR_OK && r->key)
-		rc = put_item(body, "Key", r->key);
+		rc = ddb_codec_put_item(body, "Key", r->key);
 	if (rc == ERROR_OK && r->item)
-		rc = put_item(body, "Item", r->item);
+		rc = ddb_codec_put_item(body, "Item", r->item);
 	if (rc == ERROR_OK && r->update)
-		rc = put_str(body, "UpdateExpression", r->update);
+		rc = ddb_codec_put_str(body, "UpdateExpression", r->update);
 	if (rc == ERROR_OK && r->condition)
-		rc = put_str(body, "ConditionExpression", r->condition);
+		rc = ddb_codec_put_str(body, "ConditionExpression", r->condition);
 	if (rc == ERROR_OK && r->projection)
-		rc = put_str(body, "ProjectionExpression", r->projection);
+		rc = ddb_codec_put_str(body, "ProjectionExpression", r->projection);
 	if (rc == ERROR_OK && r->filter)
-		rc = put_str(body, "FilterExpression", r->filter);
+		rc = ddb_codec_put_str(body, "FilterExpression", r->filter);
 	if (rc == ERROR_OK && r->n_names)
-		rc = put_names(body, r->names, r->n_names);
+		rc = ddb_codec_put_names(body, r->names, r->n_names);
 	if (rc == ERROR_OK && r->values)
-		rc = put_item(body, "ExpressionAttributeValues", r->values);
+		rc = ddb_codec_put_item(body, "ExpressionAttributeValues", r->values);
 	if (rc == ERROR_OK && r->return_values != DDB_RETURN_NONE)
-		rc = put_str(body, "ReturnValues", return_names[r->return_values]);
+		rc = ddb_codec_put_str(body, "ReturnValues", ddb_codec_return_names[r->return_values]);
 	if (rc == ERROR_OK && r->consistent_read)
-		rc = put_new(body, "ConsistentRead", json_true());
+		rc = ddb_codec_put_new(body, "ConsistentRead", json_true());
 	if (rc == ERROR_OK && r->total_segments) {
-		rc = put_new(body, "Segment", json_integer(r->segment));
+		rc = ddb_codec_put_new(body, "Segment", json_integer(r->segment));
 		if (rc == ERROR_OK)
-			rc = put_new(body, "TotalSegments", json_integer(r->total_segments));
+			rc = ddb_codec_put_new(body, "TotalSegments", json_integer(r->total_segments));
 	}
 	if (rc == ERROR_OK && r->exclusive_start_key)
-		rc = put_item(body, "ExclusiveStartKey", r->exclusive_start_key);
+		rc = ddb_codec_put_item(body, "ExclusiveStartKey", r->exclusive_start_key);
 	if (rc == ERROR_OK && r->limit)
-		rc = put_new(body, "Limit", json_integer(r->limit));
+		rc = ddb_codec_put_new(body, "Limit", json_integer(r->limit));
 	if (rc == ERROR_OK && r->hash_key)
-		rc = put_table_schema(body, r->hash_key);
+		rc = ddb_codec_put_table_schema(body, r->hash_key);
 	if (rc == ERROR_OK && r->ttl_attribute)
-		rc = put_new(body, "TimeToLiveSpecification",
-			     json_pack("{s:s, s:b}", "AttributeName", r->ttl_attribute,
+		rc = ddb_codec_put_new(body, "TimeToLiveSpecification",
+				       json_pack("{s:s, s:b}", "AttributeName", r->ttl_attribute,
 				       "Enabled", (int)r->ttl_enabled));
 	return rc;
 }
@@ -980,13 +1004,13 @@ enum error_code ddb_request_encode(const struct ddb_request *req, struct buf *ou
 	json_t *body = NULL;
 	char *text = NULL;
 
-	if (!req || !out || !req_valid(req))
+	if (!req || !out || !ddb_codec_req_valid(req))
 		goto out;
 	rc = ERROR_NOMEM;
 	body = json_object();
 	if (!body)
 		goto out;
-	rc = body_build(req, body);
+	rc = ddb_codec_body_build(req, body);
 	if (rc != ERROR_OK)
 		goto out;
 	rc = ERROR_NOMEM;
@@ -1018,16 +1042,16 @@ void ddb_response_clear(struct ddb_response *out)
 
 /* root[key], when present, is a map decoded into item; *has says whether
  * it was present. */
-static enum error_code decode_map(json_t *root, const char *key, bool *has,
-				  struct ddb_item *item)
+static enum error_code ddb_codec_decode_map(json_t *root, const char *key, bool *has,
+					    struct ddb_item *item)
 {
 	json_t *map = json_object_get(root, key);
 
 	*has = map != NULL;
-	return map ? item_decode(map, item) : ERROR_OK;
+	return map ? ddb_codec_item_decode(map, item) : ERROR_OK;
 }
 
-static bool count_get(json_t *root, const char *key, int64_t *out)
+static bool ddb_codec_count_get(json_t *root, const char *key, int64_t *out)
 {
 	json_t *v = json_object_get(root, key);
 
@@ -1039,14 +1063,14 @@ static bool count_get(json_t *root, const char *key, int64_t *out)
 
 /* Scan: Items may be absent (no match), Count and ScannedCount may not. An
  * empty LastEvaluatedKey could not be sent back as ExclusiveStartKey. */
-static enum error_code decode_scan(json_t *root, struct ddb_response *out)
+static enum error_code ddb_codec_decode_scan(json_t *root, struct ddb_response *out)
 {
 	json_t *items = json_object_get(root, "Items"), *map;
 	enum error_code rc;
 	size_t i;
 
-	if (!count_get(root, "Count", &out->count) ||
-	    !count_get(root, "ScannedCount", &out->scanned_count))
+	if (!ddb_codec_count_get(root, "Count", &out->count) ||
+	    !ddb_codec_count_get(root, "ScannedCount", &out->scanned_count))
 		return ERROR_PARSE;
 	if (items && !json_is_array(items))
 		return ERROR_PARSE;
@@ -1057,11 +1081,11 @@ static enum error_code decode_scan(json_t *root, struct ddb_response *out)
 	}
 	json_array_foreach(items, i, map) {
 		out->n_items++;
-		rc = item_decode(map, &out->items[i]);
+		rc = ddb_codec_item_decode(map, &out->items[i]);
 		if (rc != ERROR_OK)
 			return rc;
 	}
-	rc = decode_map(root, "LastEvaluatedKey", &out->has_last_key, &out->last_key);
+	rc = ddb_codec_decode_map(root, "LastEvaluatedKey", &out->has_last_key, &out->last_key);
 	if (rc == ERROR_OK && out->has_last_key && !out->last_key.n)
 		rc = ERROR_PARSE;
 	return rc;
@@ -1069,7 +1093,7 @@ static enum error_code decode_scan(json_t *root, struct ddb_response *out)
 
 /* A JSON string that must fit dst whole: a truncated key name would
  * silently address another attribute. */
-static bool exact_copy(char *dst, size_t size, json_t *s)
+static bool ddb_codec_exact_copy(char *dst, size_t size, json_t *s)
 {
 	size_t len = json_string_length(s);
 
@@ -1082,8 +1106,8 @@ static bool exact_copy(char *dst, size_t size, json_t *s)
 /* DescribeTable's Table and CreateTable's TableDescription: the status
  * (truncated if ever longer than the array; it is compared, not reused)
  * and the one HASH element of KeySchema. */
-static enum error_code decode_table(json_t *root, const char *key,
-				    struct ddb_response *out)
+static enum error_code ddb_codec_decode_table(json_t *root, const char *key,
+					      struct ddb_response *out)
 {
 	json_t *table = json_object_get(root, key);
 	json_t *status = json_object_get(table, "TableStatus");
@@ -1105,14 +1129,14 @@ static enum error_code decode_table(json_t *root, const char *key,
 			return ERROR_PARSE;
 		hash = name;
 	}
-	if (!hash || !exact_copy(out->hash_key, sizeof(out->hash_key), hash))
+	if (!hash || !ddb_codec_exact_copy(out->hash_key, sizeof(out->hash_key), hash))
 		return ERROR_PARSE;
-	text_copy(out->table_status, sizeof(out->table_status),
-		  json_string_value(status), json_string_length(status));
+	ddb_codec_text_copy(out->table_status, sizeof(out->table_status),
+			    json_string_value(status), json_string_length(status));
 	return ERROR_OK;
 }
 
-static enum error_code decode_ttl(json_t *root, struct ddb_response *out)
+static enum error_code ddb_codec_decode_ttl(json_t *root, struct ddb_response *out)
 {
 	json_t *spec = json_object_get(root, "TimeToLiveSpecification");
 	json_t *enabled = json_object_get(spec, "Enabled");
@@ -1123,23 +1147,23 @@ static enum error_code decode_ttl(json_t *root, struct ddb_response *out)
 	return ERROR_OK;
 }
 
-static enum error_code decode_op(enum ddb_op op, json_t *root, struct ddb_response *out)
+static enum error_code ddb_codec_decode_op(enum ddb_op op, json_t *root, struct ddb_response *out)
 {
 	switch (op) {
 	case DDB_OP_GET_ITEM:
-		return decode_map(root, "Item", &out->has_item, &out->item);
+		return ddb_codec_decode_map(root, "Item", &out->has_item, &out->item);
 	case DDB_OP_PUT_ITEM:
 	case DDB_OP_UPDATE_ITEM:
 	case DDB_OP_DELETE_ITEM:
-		return decode_map(root, "Attributes", &out->has_item, &out->item);
+		return ddb_codec_decode_map(root, "Attributes", &out->has_item, &out->item);
 	case DDB_OP_SCAN:
-		return decode_scan(root, out);
+		return ddb_codec_decode_scan(root, out);
 	case DDB_OP_DESCRIBE_TABLE:
-		return decode_table(root, "Table", out);
+		return ddb_codec_decode_table(root, "Table", out);
 	case DDB_OP_CREATE_TABLE:
-		return decode_table(root, "TableDescription", out);
+		return ddb_codec_decode_table(root, "TableDescription", out);
 	case DDB_OP_UPDATE_TIME_TO_LIVE:
-		return decode_ttl(root, out);
+		return ddb_codec_decode_ttl(root, out);
 	default:
 		return ERROR_INVALID;
 	}
@@ -1162,10 +1186,10 @@ enum error_code ddb_response_decode(enum ddb_op op, const char *body, size_t len
 	rc = ERROR_PARSE;
 	if (!body || !len)
 		goto out;
-	root = json_loadb(body, len, DECODE_FLAGS, NULL);
+	root = json_loadb(body, len, DDB_CODEC_DECODE_FLAGS, NULL);
 	if (!json_is_object(root))
 		goto out;
-	rc = decode_op(op, root, out);
+	rc = ddb_codec_decode_op(op, root, out);
 out:
 	if (rc != ERROR_OK)
 		ddb_response_clear(out);
@@ -1177,7 +1201,7 @@ out:
 
 /* The AWS SDKs' "standard" retry mode: throttling codes, then transient
  * ones, to which DynamoDB's own 500 and 503 codes are added. */
-static const char *const throttling_codes[] = {
+static const char *const ddb_codec_throttling_codes[] = {
 	"Throttling",
 	"ThrottlingException",
 	"ThrottledException",
@@ -1193,7 +1217,7 @@ static const char *const throttling_codes[] = {
 	"EC2ThrottledException",
 };
 
-static const char *const transient_codes[] = {
+static const char *const ddb_codec_transient_codes[] = {
 	"RequestTimeout",
 	"RequestTimeoutException",
 	"PriorRequestNotComplete",
@@ -1216,7 +1240,7 @@ const char *ddb_error_class_str(enum ddb_error_class cls)
 	return "unknown";
 }
 
-static bool code_in(const char *const *list, size_t n, const char *code, size_t len)
+static bool ddb_codec_code_in(const char *const *list, size_t n, const char *code, size_t len)
 {
 	size_t i;
 
@@ -1228,21 +1252,23 @@ static bool code_in(const char *const *list, size_t n, const char *code, size_t 
 
 /* The code decides first; without a known one, the status does. A 429 is
  * "Too Many Requests" whatever the body says, so it counts as throttling. */
-static enum ddb_error_class classify(const char *code, size_t len, long status,
-				     bool *throttled)
+static enum ddb_error_class ddb_codec_classify(const char *code, size_t len, long status,
+					       bool *throttled)
 {
 	static const char condition[] = "ConditionalCheckFailedException";
 
 	*throttled = false;
 	if (len == sizeof(condition) - 1 && !memcmp(code, condition, len))
 		return DDB_ERR_CONDITION;
-	if (code_in(throttling_codes, sizeof(throttling_codes) / sizeof(throttling_codes[0]),
-		    code, len)) {
+	if (ddb_codec_code_in(ddb_codec_throttling_codes,
+			      sizeof(ddb_codec_throttling_codes) / sizeof(ddb_codec_throttling_codes[0]),
+			      code, len)) {
 		*throttled = true;
 		return DDB_ERR_RETRYABLE;
 	}
-	if (code_in(transient_codes, sizeof(transient_codes) / sizeof(transient_codes[0]),
-		    code, len))
+	if (ddb_codec_code_in(ddb_codec_transient_codes,
+			      sizeof(ddb_codec_transient_codes) / sizeof(ddb_codec_transient_codes[0]),
+			      code, len))
 		return DDB_ERR_RETRYABLE;
 	if (status == 429) {
 		*throttled = true;
@@ -1257,7 +1283,7 @@ static enum ddb_error_class classify(const char *code, size_t len, long status,
  * at the first ':' (a trailing URL), then keep what follows the first '#'
  * (the namespace). "com.amazonaws.dynamodb.v20120810#ValidationException"
  * gives "ValidationException". */
-static void code_sanitise(const char **code, size_t *len)
+static void ddb_codec_code_sanitise(const char **code, size_t *len)
 {
 	const char *p = memchr(*code, ':', *len);
 
@@ -1270,7 +1296,7 @@ static void code_sanitise(const char **code, size_t *len)
 	}
 }
 
-static json_t *first_string(json_t *obj, const char *a, const char *b)
+static json_t *ddb_codec_first_string(json_t *obj, const char *a, const char *b)
 {
 	json_t *v = json_object_get(obj, a);
 
@@ -1296,19 +1322,19 @@ void ddb_error_from_response(long http_status, const char *body, size_t len,
 	if (body && len)
 		root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
 	if (json_is_object(root)) {
-		v = first_string(root, "__type", "code");
+		v = ddb_codec_first_string(root, "__type", "code");
 		if (v) {
 			code = json_string_value(v);
 			code_len = json_string_length(v);
-			code_sanitise(&code, &code_len);
+			ddb_codec_code_sanitise(&code, &code_len);
 		}
-		v = first_string(root, "message", "Message");
+		v = ddb_codec_first_string(root, "message", "Message");
 		msg = v ? json_string_value(v) : "";
 		msg_len = v ? json_string_length(v) : 0;
 	}
-	err->cls = classify(code, code_len, http_status, &err->throttled);
-	text_copy(err->type, sizeof(err->type), code, code_len);
-	text_copy(err->message, sizeof(err->message), msg, msg_len);
+	err->cls = ddb_codec_classify(code, code_len, http_status, &err->throttled);
+	ddb_codec_text_copy(err->type, sizeof(err->type), code, code_len);
+	ddb_codec_text_copy(err->message, sizeof(err->message), msg, msg_len);
 	json_decref(root);
 }
 
@@ -1320,6 +1346,6 @@ void ddb_error_set(struct ddb_error *err, enum ddb_error_class cls, long http_st
 	memset(err, 0, sizeof(*err));
 	err->cls = cls;
 	err->http_status = http_status;
-	text_copy(err->type, sizeof(err->type), type, type ? strlen(type) : 0);
-	text_copy(err->message, sizeof(err->message), message, message ? strlen(message) : 0);
+	ddb_codec_text_copy(err->type, sizeof(err->type), type, type ? strlen(type) : 0);
+	ddb_codec_text_copy(err->message, sizeof(err->message), message, message ? strlen(message) : 0);
 }

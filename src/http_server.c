@@ -45,7 +45,7 @@
 
 #include "sessiond/buf.h"
 #include "sessiond/evloop.h"
-#include "sessiond/hex.h"
+#include "sessiond/http_check.h"
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
 #include "sessiond/metrics.h"
@@ -74,7 +74,7 @@ struct http_request {
 	struct http_worker *worker; /* the thread whose daemon holds conn */
 	struct MHD_Connection *conn;
 	char *raw_uri; /* as received, percent-encoded */
-	uintptr_t raw_at; /* where MHD's buffer held it: see http_target_whole */
+	uintptr_t raw_at; /* where MHD's buffer held it: see http_check_head */
 	size_t raw_len;   /* its length as received */
 	const struct http_route *route;
 	enum http_method method;
@@ -380,17 +380,6 @@ int http_request_query(const struct http_request *req, const char *name, char *o
 
 /* ---- request ids and auth ---------------------------------------------------- */
 
-/* An X-Request-Id is echoed only when it is short and plain. */
-static bool http_rid_sane(const char *v)
-{
-	size_t n = v ? strlen(v) : 0;
-
-	if (n == 0 || n > HTTP_RID_MAX)
-		return false;
-	return strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-			 "-_.:/+=@") == n;
-}
-
 /* splitmix64: request ids need to be unique, not secret, so one CSPRNG
  * seed per thread replaces a RAND_bytes call (and its getpid system call)
  * per request. */
@@ -469,169 +458,7 @@ static bool http_authorized(struct http_request *req, int n_authz_headers)
 	return !enabled || ok;
 }
 
-/* ---- hostile-request checks ---------------------------------------------------- */
-
-struct http_header_census {
-	int content_length;
-	int transfer_encoding;
-	int authorization;
-	int request_id;
-	int host;
-	int malformed; /* names that are not RFC 9110 tokens, or garbled framing */
-};
-
-/* RFC 9110 tchar. */
-static bool http_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static bool http_is_token(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!http_tchar((unsigned char)*s))
-			return false;
-	return true;
-}
-
-/* libmicrohttpd 0.9.75 keeps whitespace before the colon in the name
- * ("Content-Length ") and turns an obs-fold after a framing header into
- * one garbled name ("Content-Length:\r\n 115" becomes "Content-Length115"
- * with an empty value). Either would let a body pass as the next request,
- * so a name that is not a token, or that extends a framing header's name,
- * makes the request malformed. */
-static bool http_name_garbled(const char *key)
-{
-	static const char *const framing[] = { "content-length", "transfer-encoding", "host" };
-
-	if (!http_is_token(key))
-		return true;
-	for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++) {
-		size_t n = strlen(framing[i]);
-		if (strlen(key) > n && strncasecmp(key, framing[i], n) == 0)
-			return true;
-	}
-	return false;
-}
-
-static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-					 const char *value)
-{
-	struct http_header_census *c = cls;
-
-	(void)kind;
-	(void)value;
-	if (http_name_garbled(key))
-		c->malformed++;
-	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
-		c->host++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		c->content_length++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-		c->transfer_encoding++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
-		c->authorization++;
-	else if (strcasecmp(key, "X-Request-Id") == 0)
-		c->request_id++;
-	return MHD_YES;
-}
-
-/* Percent-decodes s[0..n) into out (size cap). false on a bad escape, a
- * control byte or overflow. */
-static bool http_decode(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0)
-				return false;
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f || o + 1 >= cap)
-			return false;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return true;
-}
-
-/* Raw control bytes, or encoded ones (%00-%1F, %7F), anywhere in the
- * request target are refused. */
-static bool http_target_clean(const char *uri)
-{
-	for (const char *p = uri; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x21 || c == 0x7f)
-			return false;
-		if (c == '%') {
-			int a = hex_value(p[1]), b = a < 0 ? -1 : hex_value(p[2]);
-			if (a < 0 || b < 0)
-				return false;
-			if (a * 16 + b < 0x20 || a * 16 + b == 0x7f)
-				return false;
-		}
-	}
-	return true;
-}
-
-/* A raw NUL byte in the request target cuts MHD's C string short, so the
- * target we were given is a prefix of the real one ("/v1/sessions/a\0b"
- * would act on "a"). MHD 0.9.75 parses the request line in place: the
- * target starts at raw_at and the HTTP version right after the target and
- * one separator. A gap longer than the string we saw means a NUL inside.
- * The check only trusts that layout when both pointers lie close together
- * in the connection's memory pool. */
-static bool http_target_whole(const struct http_request *req, const char *version)
-{
-	uintptr_t v = (uintptr_t)version, u = req->raw_at;
-
-	if (!version || v <= u || v - u > HTTP_CONNECTION_MEMORY)
-		return true;
-	return v - u - 1 <= req->raw_len;
-}
-
 /* ---- routing ------------------------------------------------------------- */
-
-enum http_match { HTTP_MATCH_NONE, HTTP_MATCH_PATH, HTTP_MATCH_BAD_ID };
-
-/* Matches the raw path against pattern (at most one "{id}" segment); on a
- * match, decodes that segment into id ("" for a pattern without one). */
-static enum http_match http_match(const char *pattern, const char *path, size_t path_len,
-				  char *id)
-{
-	const char *hole = strstr(pattern, "{id}"), *end = path + path_len, *seg_end, *rest;
-	size_t head, rest_len;
-
-	/* Without this, a route without {id} handed the handler whatever the
-	 * caller's stack held as http_request_id(). */
-	id[0] = '\0';
-	if (!hole)
-		return strlen(pattern) == path_len && memcmp(pattern, path, path_len) == 0
-			       ? HTTP_MATCH_PATH
-			       : HTTP_MATCH_NONE;
-	head = (size_t)(hole - pattern);
-	if (path_len < head || memcmp(pattern, path, head) != 0)
-		return HTTP_MATCH_NONE;
-	seg_end = memchr(path + head, '/', path_len - head);
-	if (!seg_end)
-		seg_end = end;
-	rest = hole + 4;
-	rest_len = strlen(rest);
-	if ((size_t)(end - seg_end) != rest_len || memcmp(rest, seg_end, rest_len) != 0)
-		return HTTP_MATCH_NONE;
-	if (!http_decode(path + head, (size_t)(seg_end - path - head), id, SESSION_ID_MAX + 1) ||
-	    !session_id_valid(id, strlen(id)))
-		return HTTP_MATCH_BAD_ID;
-	return HTTP_MATCH_PATH;
-}
 
 /* Finds the route for the request; on failure answers it (404/405/400). The
  * auth check sits between 405 and 400 so that an unauthenticated client
@@ -641,14 +468,14 @@ static bool http_route_find(struct http_request *req, int n_authz)
 	const char *path = req->raw_uri, *q = strchr(path, '?');
 	size_t len = q ? (size_t)(q - path) : strlen(path);
 	const struct http_route *r, *hit = NULL, *any = NULL;
-	enum http_match m, hit_match = HTTP_MATCH_NONE;
+	enum http_check_match m, hit_match = HTTP_CHECK_MATCH_NONE;
 	unsigned allow = 0;
 	char id[SESSION_ID_MAX + 1];
 	struct buf allow_text;
 
 	for (r = req->srv->routes; r->pattern; r++) {
-		m = http_match(r->pattern, path, len, id);
-		if (m == HTTP_MATCH_NONE)
+		m = http_check_match(r->pattern, path, len, id);
+		if (m == HTTP_CHECK_MATCH_NONE)
 			continue;
 		any = r;
 		allow |= r->method;
@@ -656,7 +483,7 @@ static bool http_route_find(struct http_request *req, int n_authz)
 		if (r->method == req->method || (req->method == HTTP_HEAD && r->method == HTTP_GET)) {
 			hit = r;
 			hit_match = m;
-			if (m == HTTP_MATCH_PATH)
+			if (m == HTTP_CHECK_MATCH_PATH)
 				memcpy(req->id, id, sizeof(id));
 		}
 	}
@@ -685,27 +512,12 @@ static bool http_route_find(struct http_request *req, int n_authz)
 		http_respond_problem(req, 401, "a valid bearer token is required");
 		return false;
 	}
-	if (hit_match == HTTP_MATCH_BAD_ID) {
+	if (hit_match == HTTP_CHECK_MATCH_BAD_ID) {
 		http_respond_problem(req, 400, "session ids are 1 to 256 characters of "
 					       "A-Z a-z 0-9 . _ ~ -");
 		return false;
 	}
 	return true;
-}
-
-/* The media type of a Content-Type value, compared without parameters. */
-static bool http_media_type_is(const char *value, const char *want)
-{
-	size_t n = strlen(want);
-
-	while (*value == ' ' || *value == '\t')
-		value++;
-	if (strncasecmp(value, want, n) != 0)
-		return false;
-	value += n;
-	while (*value == ' ' || *value == '\t')
-		value++;
-	return *value == '\0' || *value == ';';
 }
 
 /* Content-Length and Content-Type against the route, before any byte of
@@ -716,16 +528,11 @@ static bool http_body_acceptable(struct http_request *req, bool chunked)
 	const char *ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	unsigned long long length = 0;
 	const char *want;
-	char *end;
 
-	if (cl) {
-		errno = 0;
-		length = strtoull(cl, &end, 10);
-		if (errno || end == cl || *end || *cl == '-' || *cl == '+') {
-			req->close = true;
-			http_respond_problem(req, 400, "malformed Content-Length");
-			return false;
-		}
+	if (cl && !http_check_content_length(cl, &length)) {
+		req->close = true;
+		http_respond_problem(req, 400, "malformed Content-Length");
+		return false;
 	}
 	if (length > req->srv->max_body) {
 		req->close = true;
@@ -744,7 +551,7 @@ static bool http_body_acceptable(struct http_request *req, bool chunked)
 	default:
 		return true; /* the body is read and ignored */
 	}
-	if (!ct || !http_media_type_is(ct, want)) {
+	if (!ct || !http_check_media_type(ct, want)) {
 		req->close = true;
 		http_respond_problem(req, 415, req->route->body == HTTP_BODY_JSON
 						       ? "the body must be application/json"
@@ -752,25 +559,6 @@ static bool http_body_acceptable(struct http_request *req, bool chunked)
 		return false;
 	}
 	return true;
-}
-
-/* Whether a Transfer-Encoding list names chunked exactly once, last. */
-static bool http_te_chunked_last_once(const char *te)
-{
-	int chunked = 0;
-	bool last = false;
-
-	while (*te) {
-		size_t n;
-		te += strspn(te, " \t,");
-		n = strcspn(te, ",");
-		while (n && (te[n - 1] == ' ' || te[n - 1] == '\t'))
-			n--;
-		last = n == 7 && strncasecmp(te, "chunked", 7) == 0;
-		chunked += last;
-		te += strcspn(te, ",");
-	}
-	return last && chunked == 1;
 }
 
 static bool http_has_body(struct http_request *req)
@@ -781,88 +569,54 @@ static bool http_has_body(struct http_request *req)
 	       (cl && strcmp(cl, "0") != 0);
 }
 
+_Static_assert(HTTP_RID_MAX >= HTTP_CHECK_RID_MAX, "an echoed X-Request-Id fits req->rid");
+
+/* MHD_get_connection_values callback: hands each header field to the
+ * pure check. */
+static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+					 const char *value)
+{
+	(void)kind;
+	http_check_head_field(cls, key, value);
+	return MHD_YES;
+}
+
 /* Everything judged from the request line and headers. false when the
  * request has been answered already. */
 static bool http_first_look(struct http_request *req, const char *method,
 			    const char *version)
 {
-	struct http_header_census census = { 0 };
-	const char *rid, *te;
+	struct http_check_head head = {
+		.method = method,
+		.target = req->raw_uri,
+		.target_at = req->raw_at,
+		.target_len = req->raw_len,
+		.version = version,
+		.span = HTTP_CONNECTION_MEMORY,
+	};
+	struct http_check_verdict v;
+	const char *rid;
 
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, http_count_header, &census);
-	rid = http_request_header(req, "X-Request-Id");
-	if (census.request_id == 1 && http_rid_sane(rid))
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, http_count_header, &head);
+	rid = http_check_head_rid(&head);
+	if (rid)
 		snprintf(req->rid, sizeof(req->rid), "%s", rid);
 	else
 		http_rid_new(req->rid);
 	req->method = http_method_parse(method);
-	if (!http_is_token(method)) {
+	v = http_check_head_judge(&head);
+	if (v.status) {
 		req->close = true;
-		http_respond_problem(req, 400, "malformed request method");
-		return false;
-	}
-	/* Request smuggling shapes: the framing must be unambiguous. */
-	if (census.malformed || census.host > 1) {
-		req->close = true;
-		http_respond_problem(req, 400, census.host > 1 ? "more than one Host header"
-							     : "malformed header field name");
-		return false;
-	}
-	if (census.content_length > 1 || (census.content_length && census.transfer_encoding) ||
-	    census.transfer_encoding > 1) {
-		req->close = true;
-		http_respond_problem(req, 400, "ambiguous message framing");
-		return false;
-	}
-	te = http_request_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-	if (te && strcasecmp(te, "chunked") != 0) {
-		/* RFC 9112 6.1: chunked once and last, after codings we do not
-		 * implement, is 501; any other list cannot be framed: 400. */
-		bool other = http_te_chunked_last_once(te);
-		req->close = true;
-		http_respond_problem(req, other ? 501 : 400,
-				     other ? "transfer codings other than chunked are not implemented"
-					   : "unsupported Transfer-Encoding");
-		return false;
-	}
-	if (!http_target_clean(req->raw_uri) || !http_target_whole(req, version)) {
-		req->close = true;
-		http_respond_problem(req, 400, "control characters in the request target");
+		http_respond_problem(req, v.status, v.detail);
 		return false;
 	}
 	/* An unknown method (0) matches no route: 404 or 405 with Allow. */
-	if (!http_route_find(req, census.authorization))
+	if (!http_route_find(req, head.authorization))
 		return false;
-	return http_body_acceptable(req, te != NULL);
+	return http_body_acceptable(req, head.te != NULL);
 }
 
 /* ---- MHD callbacks -------------------------------------------------------- */
-
-/* RFC 9112 3.2.2: a server must accept the absolute form
- * ("http://host/v1/..."); routing uses its path (in place). */
-static void http_strip_absolute_form(char *uri)
-{
-	char *p, *path;
-
-	if (!uri)
-		return;
-	if (strncasecmp(uri, "http://", 7) == 0)
-		p = uri + 7;
-	else if (strncasecmp(uri, "https://", 8) == 0)
-		p = uri + 8;
-	else
-		return;
-	path = p + strcspn(p, "/?");
-	if (*path == '/') {
-		memmove(uri, path, strlen(path) + 1);
-	} else if (*path == '?') {
-		memmove(uri + 1, path, strlen(path) + 1);
-		uri[0] = '/';
-	} else {
-		uri[0] = '/';
-		uri[1] = '\0';
-	}
-}
 
 static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -877,7 +631,7 @@ static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn
 	req->raw_uri = strdup(uri ? uri : "");
 	req->raw_at = (uintptr_t)uri;
 	req->raw_len = req->raw_uri ? strlen(req->raw_uri) : 0;
-	http_strip_absolute_form(req->raw_uri);
+	http_check_origin_form(req->raw_uri); /* RFC 9112 3.2.2: routed by its path */
 	buf_init(&req->body, srv->max_body);
 	clock_gettime(CLOCK_MONOTONIC, &req->start);
 	atomic_fetch_add(&srv->requests, 1);
@@ -1407,7 +1161,7 @@ void http_server_drain(struct http_server *srv, long grace_ms)
 
 void http_server_release_peers(struct http_server *srv)
 {
-	if (!srv)
+	if (!srv || !srv->workers)
 		return;
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		http_worker_do(&srv->workers[i], http_worker_detach);
@@ -1420,7 +1174,7 @@ void http_server_free(struct http_server *srv)
 	/* Every peer first: a peer's cancellation may answer a request held
 	 * by another worker's daemon, which must still be running. */
 	http_server_release_peers(srv);
-	for (unsigned i = 0; i < srv->n_workers; i++)
+	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
 		http_worker_free(&srv->workers[i]);
 	free(srv->workers);
 	if (srv->listen_fd >= 0)

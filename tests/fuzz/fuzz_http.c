@@ -1,60 +1,29 @@
-/* fuzz_http.c: libFuzzer harness for src/http_server.c's request checks (compiled
- * in, for its statics) and the body parsers behind them; input format below. */
+/* fuzz_http.c: libFuzzer harness for src/http_check.c, the pure checks of a
+ * request head. The input is split the way libmicrohttpd 0.9.75 splits a
+ * head in place (format below), then judged, routed and its framing fields
+ * parsed; every answer is checked against what it promises. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The two MHD calls the checks make read headers: answered from the input. */
-#define MHD_lookup_connection_value fuzz_lookup_value
-#define MHD_get_connection_values fuzz_connection_values
-#include "../../src/http_server.c"
+#include <strings.h>
 
 #include "sessiond/api.h"
+#include "sessiond/http_check.h"
+#include "sessiond/http_server.h"
+#include "sessiond/session.h"
 
-#define FUZZ_MAX_HEADERS 16
+#define FUZZ_MAX_FIELDS 32
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct http_server fz_srv;
-static struct http_header fz_headers[FUZZ_MAX_HEADERS];
-static size_t fz_n_headers;
+struct fuzz_field {
+	char *name;
+	char *value;
+};
 
-const char *fuzz_lookup_value(struct MHD_Connection *c, enum MHD_ValueKind kind, const char *key)
-{
-	(void)c;
-	(void)kind;
-	for (size_t i = 0; i < fz_n_headers; i++)
-		if (strcasecmp(fz_headers[i].name, key) == 0)
-			return fz_headers[i].value;
-	return NULL;
-}
-
-int fuzz_connection_values(struct MHD_Connection *c, enum MHD_ValueKind kind,
-			   MHD_KeyValueIterator it, void *cls)
-{
-	(void)c;
-	for (size_t i = 0; i < fz_n_headers; i++)
-		if (it && it(cls, kind, fz_headers[i].name, fz_headers[i].value) != MHD_YES)
-			return (int)i + 1;
-	return (int)fz_n_headers;
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	char *tokens[] = { "s3cr3t" };
-
-	(void)argc;
-	(void)argv;
-	pthread_rwlock_init(&fz_srv.tokens_lock, NULL);
-	fz_srv.routes = api_routes();
-	fz_srv.max_body = 409600; /* the default limits.max_body */
-	fz_srv.protect_optional = true;
-	return http_server_set_tokens(&fz_srv, tokens, 1) == ERROR_OK ? 0 : 1;
-}
-
-/* Cuts the next '\n'-ended line off *p (up to end); NULL when none is left. */
-static char *next_line(char **p, char *end, size_t *len)
+/* Cuts the next '\n'-ended line off *p (up to end), without a '\r' before
+ * the '\n'; NULL when none is left. */
+static char *fuzz_next_line(char **p, char *end, size_t *len)
 {
 	char *line = *p, *nl;
 
@@ -62,94 +31,179 @@ static char *next_line(char **p, char *end, size_t *len)
 		return NULL;
 	nl = memchr(line, '\n', (size_t)(end - line));
 	*len = (size_t)((nl ? nl : end) - line);
-	line[*len] = '\0';
 	*p = nl ? nl + 1 : end;
+	if (*len && line[*len - 1] == '\r')
+		(*len)--;
+	line[*len] = '\0';
 	return line;
 }
 
-/* What a handler would do with the body of the route it was given. */
-static void handle(struct http_request *req)
+/* libmicrohttpd 0.9.75 on an obs-fold: the continuation, without its
+ * leading blanks, is appended to the previous field's name, which moves
+ * to a new block of the connection's memory (the old bytes are zeroed).
+ * false when that memory is full: the library refuses the request. */
+static bool fuzz_fold(struct fuzz_field *f, const char *more, char **spare, const char *limit)
 {
-	const char *name = req->route->name, *im = http_request_header(req, "If-Match");
-	size_t len;
-	const char *body = http_request_body(req, &len);
-	struct session_body b;
-	struct session_why why;
-	json_t *patch = NULL;
-	char ttl[32];
-	int64_t v;
-	bool any;
+	size_t n = strlen(f->name), m;
 
-	/* A handler sees a valid id on an {id} route and "" elsewhere. */
-	if (strstr(req->route->pattern, "{id}") ? !session_id_valid(req->id, strlen(req->id))
-						: req->id[0] != '\0')
-		abort();
-	if (strcmp(name, "create") == 0 || strcmp(name, "put") == 0 || strcmp(name, "touch") == 0) {
-		session_body_parse(name[0] == 'c'   ? SESSION_BODY_CREATE
-				   : name[0] == 'p' ? SESSION_BODY_PUT
-						    : SESSION_BODY_TOUCH,
-				   body, len, 1764000000, 2592000, &b, &why);
-		session_body_clear(&b);
-	} else if (strcmp(name, "patch") == 0) {
-		session_patch_parse(body, len, &patch, &why);
-		json_decref(patch);
-		if (http_request_query(req, "ttl", ttl, sizeof(ttl)) == 1)
-			session_ttl_parse(ttl, 2592000, &v, &why);
-	}
-	if (im)
-		session_if_match_parse(im, &v, &any);
+	more += strspn(more, " \t");
+	m = strlen(more);
+	if ((size_t)(limit - *spare) < n + m + 1)
+		return false;
+	memcpy(*spare, f->name, n);
+	memcpy(*spare + n, more, m + 1);
+	memset(f->name, 0, n);
+	f->name = *spare;
+	*spare += n + m + 1;
+	return true;
 }
 
-/* Input: "METHOD TARGET VERSION\n", then "Name: value\n" header lines, an
- * empty line, and the body. The target may hold NUL bytes, as on the wire. */
+/* Whether s (n bytes) is only decimal digits, at least one. */
+static bool fuzz_digits(const char *s, size_t n)
+{
+	return n && strspn(s, "0123456789") >= n;
+}
+
+/* Routing promises: an {id} route hands over a valid id, others "". */
+static void fuzz_route(const char *target)
+{
+	size_t len = strcspn(target, "?");
+	char id[SESSION_ID_MAX + 1];
+
+	for (const struct http_route *r = api_routes(); r->pattern; r++) {
+		enum http_check_match m = http_check_match(r->pattern, target, len, id);
+		bool hole = strstr(r->pattern, "{id}") != NULL;
+
+		if (m == HTTP_CHECK_MATCH_PATH &&
+		    (hole ? !session_id_valid(id, strlen(id)) : id[0] != '\0'))
+			abort();
+		if (!hole && (m == HTTP_CHECK_MATCH_PATH) !=
+				     (strlen(r->pattern) == len && !memcmp(r->pattern, target, len)))
+			abort();
+	}
+}
+
+/* The framing fields' parsers, on every value given. */
+static void fuzz_values(const struct fuzz_field *f, size_t n)
+{
+	static const char *const types[] = { "application/json", "application/merge-patch+json" };
+	unsigned long long length;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *v = f[i].value;
+
+		if (strcasecmp(f[i].name, "Content-Length") == 0 &&
+		    http_check_content_length(v, &length) &&
+		    (!fuzz_digits(v, strlen(v)) || strtoull(v, NULL, 10) != length))
+			abort();
+		if (strcasecmp(f[i].name, "Content-Type") == 0)
+			for (size_t t = 0; t < 2; t++)
+				if (http_check_media_type(v, types[t]) &&
+				    strncasecmp(v + strspn(v, " \t"), types[t], strlen(types[t])))
+					abort();
+		if (strcasecmp(f[i].name, "Transfer-Encoding") == 0)
+			http_check_te_chunked_last_once(v);
+	}
+}
+
+/* What a head that passed may not hold. */
+static void fuzz_passed(const struct http_check_head *h, const char *target,
+			size_t target_wire)
+{
+	const char *rid = http_check_head_rid(h);
+
+	if (!http_check_token(h->method) || h->host > 1 || h->content_length > 1 ||
+	    h->transfer_encoding > 1 || (h->content_length && h->transfer_encoding) ||
+	    h->malformed || (h->te && strcasecmp(h->te, "chunked") != 0))
+		abort();
+	/* No control byte, and no NUL hidden inside the target. */
+	for (const char *p = target; *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == 0x7f)
+			abort();
+	if (h->version && h->target_len != target_wire)
+		abort();
+	if (rid && (strlen(rid) > HTTP_CHECK_RID_MAX || !http_check_rid_sane(rid)))
+		abort();
+}
+
+/* Input: "METHOD TARGET VERSION", then "Name: value" lines, each ended by
+ * "\n" or "\r\n"; a line that starts with a blank continues the previous
+ * field (obs-fold); the head ends at an empty line. The target may hold
+ * NUL bytes, as on the wire. The bytes after the head are not looked at. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *copy = malloc(size + 1), *p = copy, *end = copy + size, *line, *sp, *target;
-	char *version = NULL;
-	struct http_request *req;
-	size_t len;
+	/* One block, as the library's connection memory: the head split in
+	 * place at the start, moved (folded) names after it. */
+	size_t span = 2 * size + 2;
+	char *mem = malloc(span), *p = mem, *end = mem + size, *spare = mem + size + 1;
+	char *line, *sp, *target, *version = NULL, *copy = NULL;
+	struct fuzz_field fields[FUZZ_MAX_FIELDS];
+	struct http_check_head h = { 0 };
+	struct http_check_verdict v;
+	size_t len, n = 0, target_wire;
+	bool folded = false;
 
-	if (!copy)
+	if (!mem)
 		return 0;
-	memcpy(copy, data, size);
-	line = next_line(&p, end, &len);
+	memcpy(mem, data, size);
+	line = fuzz_next_line(&p, end, &len);
 	sp = line ? memchr(line, ' ', len) : NULL;
 	if (!sp)
 		goto out;
-	/* MHD splits the request line in place: the target keeps any NUL
-	 * inside it, and the version follows the target's separator. */
+	/* The target keeps any NUL inside it; the version follows the
+	 * target's separator. */
 	*sp = '\0';
 	target = sp + 1;
+	target_wire = (size_t)(line + len - target);
 	for (char *q = line + len; q > target; q--)
 		if (q[-1] == ' ') {
 			q[-1] = '\0';
 			version = q;
+			target_wire = (size_t)(q - 1 - target);
 			break;
 		}
-	fz_n_headers = 0;
-	while ((line = next_line(&p, end, &len)) && len && fz_n_headers < FUZZ_MAX_HEADERS) {
-		char *colon = strchr(line, ':');
-		if (!colon)
+	while ((line = fuzz_next_line(&p, end, &len)) && len) {
+		char *colon;
+
+		if ((*line == ' ' || *line == '\t') && n) {
+			if (!fuzz_fold(&fields[n - 1], line, &spare, mem + span))
+				goto out;
+			folded = true;
+			continue;
+		}
+		colon = strchr(line, ':');
+		if (!colon || n == FUZZ_MAX_FIELDS)
 			continue;
 		*colon = '\0';
-		fz_headers[fz_n_headers].name = line;
-		fz_headers[fz_n_headers].value = colon + 1 + strspn(colon + 1, " \t");
-		fz_n_headers++;
+		fields[n].name = line;
+		fields[n].value = colon + 1 + strspn(colon + 1, " \t");
+		n++;
 	}
-	req = http_on_uri(&fz_srv, target, NULL);
-	if (!req)
+	copy = strdup(target);
+	if (!copy)
 		goto out;
-	req->conn = (struct MHD_Connection *)&fz_srv; /* never dereferenced */
-	if (http_first_look(req, copy, version)) {
-		if (req->responded || !req->route)
-			abort();
-		if (buf_append(&req->body, p, (size_t)(end - p)) == ERROR_OK)
-			handle(req);
-	} else if (!req->responded || (req->status / 100 != 4 && req->status != 501)) {
-		abort(); /* every refusal is answered: a 4xx, or 501 for a coding */
-	}
-	http_request_free(req);
+	http_check_origin_form(copy);
+	if (strlen(copy) > strlen(target) ||
+	    ((!strncasecmp(target, "http://", 7) || !strncasecmp(target, "https://", 8)) &&
+	     copy[0] != '/'))
+		abort();
+	h = (struct http_check_head){ .method = mem, .target = copy, .target_at = (uintptr_t)target,
+				      .target_len = strlen(target), .version = version,
+				      .span = span };
+	for (size_t i = 0; i < n; i++)
+		http_check_head_field(&h, fields[i].name, fields[i].value);
+	v = http_check_head_judge(&h);
+	if ((v.status != 0 && v.status != 400 && v.status != 501) || !v.status != !v.detail)
+		abort();
+	if (v.status == 0)
+		fuzz_passed(&h, copy, target_wire);
+	/* RFC 9112 5.2: an obs-fold is refused (never half-read). */
+	if (folded && version && v.status != 400)
+		abort();
+	fuzz_route(copy);
+	fuzz_values(fields, n);
 out:
 	free(copy);
+	free(mem);
 	return 0;
 }

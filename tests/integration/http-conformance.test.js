@@ -307,14 +307,22 @@ describe('hostile input (issue 8)', () => {
       expectStatus('WS before colon (X-Anything)', r, 400)
     })
 
-    it('obs-fold in an ordinary header: 400, or the fold read as a space (RFC 9112 §5.2)',
-      MHD_GAP('an obs-fold merges the next line into the field name, a valid token the daemon cannot tell from a real one (folds after framing headers are refused)'), async () => {
-      // X-Request-Id folded onto a second line: rejecting is fine; so is
-      // reading "X-Request-Id: fold-ok" (the fold becomes SP, OWS trimmed),
-      // and then the sane id is echoed. Any other reading garbles the field.
-      const r = await rawA(req('GET', '/healthz', { headers: 'X-Request-Id:\r\n fold-ok\r\n' }))
-      expectStatus('obs-fold (X-Request-Id)', r, [400, 200])
-      if (r.res.status === 200) assert.deepEqual(r.res.headers['x-request-id'], ['fold-ok'], `the folded field read as one line: ${show(r)}`)
+    it('obs-fold in an ordinary header: 400 and close (RFC 9112 §5.2)', T, async () => {
+      // The RFC allows a 400 or reading the fold as a space. libmicrohttpd
+      // 0.9.75 merges the continuation into the field *name* ("X-A: 1" +
+      // " 2" arrives as "X-A2: 1"), often a valid token: the daemon tells
+      // the fold by where that name lies (http_check.c) and refuses it.
+      for (const [tag, headers] of [
+        ['X-Request-Id, value on the next line', 'X-Request-Id:\r\n fold-ok\r\n'],
+        ['SP', 'X-A: 1\r\n 2\r\n'],
+        ['HTAB, twice', 'X-A: 1\r\n\t2\r\n  3\r\n'],
+        ['followed by another field', 'X-A: 1\r\n 2\r\nX-B: 3\r\n'],
+      ]) {
+        const r = await rawA(req('GET', '/healthz', { headers }))
+        expectStatus(`obs-fold (${tag})`, r, 400, { close: true })
+        assert.equal(who(r), 'daemon', `the daemon's own refusal: ${show(r)}`)
+        assert.match(r.res.body, /obsolete line folding/, `says why: ${show(r)}`)
+      }
     })
 
     it('obs-fold in Content-Length, a request in the body: the body is never run as a request', T, async () => {
