@@ -618,88 +618,6 @@ out:
 /* Sets obj[key] to value, a new reference that jansson consumes even when
  * it fails. A NULL value is a constructor that ran out of memory. Keys are
  * UTF-8 checked by the caller, hence _nocheck. */
-static enum error_code ddb_codec_put_new(json_t *obj, const char *key, json_t *value)
-{
-	if (!value)
-		return ERROR_NOMEM;
-	return json_object_set_new_nocheck(obj, key, value) ? ERROR_NOMEM : ERROR_OK;
-}
-
-/* A new reference to the AttributeValue of a in *out. */
-static enum error_code ddb_codec_attr_encode(const struct ddb_attr *a, json_t **out)
-{
-	enum error_code rc = ERROR_INVALID;
-	json_t *v = NULL, *av = NULL;
-
-	*out = NULL;
-	if (!a->value)
-		goto out;
-	if (a->type == DDB_TYPE_OTHER) {
-		/* Checked when it was added or decoded; checked again since
-		 * the struct is public and could have been filled by hand. */
-		av = json_loadb(a->value, a->value_len, DDB_CODEC_DECODE_FLAGS, NULL);
-		if (!ddb_codec_av_valid(av, 0))
-			goto out;
-		*out = av;
-		av = NULL;
-		rc = ERROR_OK;
-		goto out;
-	}
-	if (a->type == DDB_TYPE_S && ddb_codec_utf8_valid(a->value, a->value_len))
-		v = json_stringn_nocheck(a->value, a->value_len);
-	else if (a->type == DDB_TYPE_N && ddb_number_valid(a->value))
-		v = json_string_nocheck(a->value);
-	else
-		goto out;
-	rc = ERROR_NOMEM;
-	av = json_object();
-	if (!av)
-		goto out;
-	rc = ddb_codec_put_new(av, a->type == DDB_TYPE_S ? "S" : "N", v);
-	v = NULL;
-	if (rc != ERROR_OK)
-		goto out;
-	*out = av;
-	av = NULL;
-out:
-	json_decref(v);
-	json_decref(av);
-	return rc;
-}
-
-/* A new reference to the map {"name": AttributeValue, ...} of item. */
-static enum error_code ddb_codec_item_encode(const struct ddb_item *item, json_t **out)
-{
-	enum error_code rc = ERROR_NOMEM;
-	json_t *map = NULL, *av = NULL;
-	size_t i;
-
-	*out = NULL;
-	map = json_object();
-	if (!map)
-		goto out;
-	for (i = 0; i < item->n; i++) {
-		const struct ddb_attr *a = &item->attrs[i];
-
-		/* A duplicate would otherwise vanish silently in the map. */
-		rc = ERROR_INVALID;
-		if (!ddb_codec_str_ok(a->name) || json_object_get(map, a->name))
-			goto out;
-		rc = ddb_codec_attr_encode(a, &av);
-		if (rc == ERROR_OK)
-			rc = ddb_codec_put_new(map, a->name, av);
-		av = NULL;
-		if (rc != ERROR_OK)
-			goto out;
-	}
-	*out = map;
-	map = NULL;
-	rc = ERROR_OK;
-out:
-	json_decref(map);
-	return rc;
-}
-
 /* Appends the attributes of the JSON map to item. */
 static enum error_code ddb_codec_item_decode(json_t *map, struct ddb_item *item)
 {
@@ -900,127 +818,235 @@ static bool ddb_codec_req_valid(const struct ddb_request *r)
 	return r->limit >= 0;
 }
 
-static enum error_code ddb_codec_put_str(json_t *obj, const char *key, const char *s)
+/* ---- request bodies, written straight into the buffer ----------------------
+ * One pass, no tree: the body is JSON text appended member by member, in
+ * the order the fields are listed, compact, with jansson's escapes (so the
+ * bytes are what json_dumps(JSON_COMPACT) made before). */
+
+/* Appends s[0..len) as a JSON string, quotes included. */
+static void ddb_codec_put_string(struct buf *b, const char *s, size_t len)
 {
-	return ddb_codec_put_new(obj, key, json_string_nocheck(s));
+	static const char hex[] = "0123456789ABCDEF";
+	size_t run = 0;
+
+	buf_append_char(b, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+		size_t n = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_append(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+			break;
+		}
+		buf_append(b, esc, n);
+	}
+	buf_append(b, s + run, len - run);
+	buf_append_char(b, '"');
 }
 
-static enum error_code ddb_codec_put_item(json_t *obj, const char *key, const struct ddb_item *item)
+/* ,"key": (or "key": for the first member). */
+static void ddb_codec_put_key(struct buf *b, bool *first, const char *key)
+{
+	if (!*first)
+		buf_append_char(b, ',');
+	*first = false;
+	ddb_codec_put_string(b, key, strlen(key));
+	buf_append_char(b, ':');
+}
+
+static void ddb_codec_put_str(struct buf *b, bool *first, const char *key, const char *s)
+{
+	ddb_codec_put_key(b, first, key);
+	ddb_codec_put_string(b, s, strlen(s));
+}
+
+static void ddb_codec_put_int(struct buf *b, bool *first, const char *key, long v)
+{
+	ddb_codec_put_key(b, first, key);
+	buf_printf(b, "%ld", v);
+}
+
+/* The AttributeValue of a. ERROR_INVALID for a value that is not what its
+ * type says (the struct is public and could have been filled by hand). */
+static enum error_code ddb_codec_put_attr(struct buf *b, const struct ddb_attr *a)
+{
+	json_t *av;
+	char *text;
+
+	if (!a->value)
+		return ERROR_INVALID;
+	if (a->type == DDB_TYPE_S && ddb_codec_utf8_valid(a->value, a->value_len)) {
+		buf_append_str(b, "{\"S\":");
+		ddb_codec_put_string(b, a->value, a->value_len);
+		buf_append_char(b, '}');
+		return ERROR_OK;
+	}
+	if (a->type == DDB_TYPE_N && ddb_number_valid(a->value)) {
+		buf_append_str(b, "{\"N\":");
+		ddb_codec_put_string(b, a->value, strlen(a->value));
+		buf_append_char(b, '}');
+		return ERROR_OK;
+	}
+	if (a->type != DDB_TYPE_OTHER)
+		return ERROR_INVALID;
+	/* Rare (sessiond writes S and N): checked and re-printed by jansson. */
+	av = json_loadb(a->value, a->value_len, DDB_CODEC_DECODE_FLAGS, NULL);
+	if (!ddb_codec_av_valid(av, 0)) {
+		json_decref(av);
+		return ERROR_INVALID;
+	}
+	text = json_dumps(av, JSON_COMPACT);
+	json_decref(av);
+	if (!text)
+		return ERROR_NOMEM;
+	buf_append_str(b, text);
+	free(text);
+	return ERROR_OK;
+}
+
+/* {"name": AttributeValue, ...}; names must be distinct. */
+static enum error_code ddb_codec_put_item(struct buf *b, bool *first, const char *key,
+					  const struct ddb_item *item)
 {
 	enum error_code rc;
-	json_t *map;
+	bool inner = true;
 
-	rc = ddb_codec_item_encode(item, &map);
-	if (rc != ERROR_OK)
-		return rc;
-	return ddb_codec_put_new(obj, key, map);
+	ddb_codec_put_key(b, first, key);
+	buf_append_char(b, '{');
+	for (size_t i = 0; i < item->n; i++) {
+		const struct ddb_attr *a = &item->attrs[i];
+
+		if (!ddb_codec_str_ok(a->name))
+			return ERROR_INVALID;
+		/* A duplicate would make DynamoDB keep one of them silently. */
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(item->attrs[j].name, a->name) == 0)
+				return ERROR_INVALID;
+		ddb_codec_put_key(b, &inner, a->name);
+		if ((rc = ddb_codec_put_attr(b, a)) != ERROR_OK)
+			return rc;
+	}
+	buf_append_char(b, '}');
+	return ERROR_OK;
 }
 
-static enum error_code ddb_codec_put_names(json_t *obj, const struct ddb_name *names, size_t n)
+static void ddb_codec_put_names(struct buf *b, bool *first, const struct ddb_name *names,
+				size_t n)
+{
+	bool inner = true;
+
+	ddb_codec_put_key(b, first, "ExpressionAttributeNames");
+	buf_append_char(b, '{');
+	for (size_t i = 0; i < n; i++)
+		ddb_codec_put_str(b, &inner, names[i].placeholder, names[i].name);
+	buf_append_char(b, '}');
+}
+
+/* CreateTable: the one S hash key and on-demand billing. */
+static void ddb_codec_put_table_schema(struct buf *b, bool *first, const char *hash_key)
+{
+	ddb_codec_put_key(b, first, "AttributeDefinitions");
+	buf_append_str(b, "[{\"AttributeName\":");
+	ddb_codec_put_string(b, hash_key, strlen(hash_key));
+	buf_append_str(b, ",\"AttributeType\":\"S\"}]");
+	ddb_codec_put_key(b, first, "KeySchema");
+	buf_append_str(b, "[{\"AttributeName\":");
+	ddb_codec_put_string(b, hash_key, strlen(hash_key));
+	buf_append_str(b, ",\"KeyType\":\"HASH\"}]");
+	ddb_codec_put_str(b, first, "BillingMode", "PAY_PER_REQUEST");
+}
+
+/* Writes the body of a request that ddb_codec_req_valid accepted. Since
+ * that check guarantees the op takes every field that is set, each field is
+ * simply written when present. ERROR_INVALID from an attribute's value;
+ * buffer failures stick in b for the caller to find. */
+static enum error_code ddb_codec_body_write(const struct ddb_request *r, struct buf *b)
 {
 	enum error_code rc = ERROR_OK;
-	json_t *map = json_object();
-	size_t i;
+	bool first = true;
 
-	if (!map)
-		return ERROR_NOMEM;
-	for (i = 0; i < n && rc == ERROR_OK; i++)
-		rc = ddb_codec_put_str(map, names[i].placeholder, names[i].name);
-	if (rc != ERROR_OK) {
-		json_decref(map);
-		return rc;
-	}
-	return ddb_codec_put_new(obj, "ExpressionAttributeNames", map);
-}
-
-/* CreateTable: the one S hash key and on-demand billing. Strings were
- * checked by ddb_codec_req_valid, so json_pack can only fail for lack of memory. */
-static enum error_code ddb_codec_put_table_schema(json_t *obj, const char *hash_key)
-{
-	enum error_code rc;
-
-	rc = ddb_codec_put_new(obj, "AttributeDefinitions",
-			       json_pack("[{s:s, s:s}]", "AttributeName", hash_key,
-			       "AttributeType", "S"));
-	if (rc == ERROR_OK)
-		rc = ddb_codec_put_new(obj, "KeySchema",
-				       json_pack("[{s:s, s:s}]", "AttributeName", hash_key,
-				       "KeyType", "HASH"));
-	if (rc == ERROR_OK)
-		rc = ddb_codec_put_str(obj, "BillingMode", "PAY_PER_REQUEST");
-	return rc;
-}
-
-/* Fills body from a request that ddb_codec_req_valid accepted. Since that check
- * guarantees the op takes every field that is set, each field is simply
- * written when present. */
-static enum error_code ddb_codec_body_build(const struct ddb_request *r, json_t *body)
-{
-	enum error_code rc = ddb_codec_put_str(body, "TableName", r->table);
-
-	if (rc == ERROR_OK && r->key)
-		rc = ddb_codec_put_item(body, "Key", r->key);
+	buf_append_char(b, '{');
+	ddb_codec_put_str(b, &first, "TableName", r->table);
+	if (r->key)
+		rc = ddb_codec_put_item(b, &first, "Key", r->key);
 	if (rc == ERROR_OK && r->item)
-		rc = ddb_codec_put_item(body, "Item", r->item);
-	if (rc == ERROR_OK && r->update)
-		rc = ddb_codec_put_str(body, "UpdateExpression", r->update);
-	if (rc == ERROR_OK && r->condition)
-		rc = ddb_codec_put_str(body, "ConditionExpression", r->condition);
-	if (rc == ERROR_OK && r->projection)
-		rc = ddb_codec_put_str(body, "ProjectionExpression", r->projection);
-	if (rc == ERROR_OK && r->filter)
-		rc = ddb_codec_put_str(body, "FilterExpression", r->filter);
-	if (rc == ERROR_OK && r->n_names)
-		rc = ddb_codec_put_names(body, r->names, r->n_names);
-	if (rc == ERROR_OK && r->values)
-		rc = ddb_codec_put_item(body, "ExpressionAttributeValues", r->values);
-	if (rc == ERROR_OK && r->return_values != DDB_RETURN_NONE)
-		rc = ddb_codec_put_str(body, "ReturnValues", ddb_codec_return_names[r->return_values]);
-	if (rc == ERROR_OK && r->consistent_read)
-		rc = ddb_codec_put_new(body, "ConsistentRead", json_true());
-	if (rc == ERROR_OK && r->total_segments) {
-		rc = ddb_codec_put_new(body, "Segment", json_integer(r->segment));
-		if (rc == ERROR_OK)
-			rc = ddb_codec_put_new(body, "TotalSegments", json_integer(r->total_segments));
+		rc = ddb_codec_put_item(b, &first, "Item", r->item);
+	if (rc != ERROR_OK)
+		return rc;
+	if (r->update)
+		ddb_codec_put_str(b, &first, "UpdateExpression", r->update);
+	if (r->condition)
+		ddb_codec_put_str(b, &first, "ConditionExpression", r->condition);
+	if (r->projection)
+		ddb_codec_put_str(b, &first, "ProjectionExpression", r->projection);
+	if (r->filter)
+		ddb_codec_put_str(b, &first, "FilterExpression", r->filter);
+	if (r->n_names)
+		ddb_codec_put_names(b, &first, r->names, r->n_names);
+	if (r->values && (rc = ddb_codec_put_item(b, &first, "ExpressionAttributeValues",
+						  r->values)) != ERROR_OK)
+		return rc;
+	if (r->return_values != DDB_RETURN_NONE)
+		ddb_codec_put_str(b, &first, "ReturnValues",
+				  ddb_codec_return_names[r->return_values]);
+	if (r->consistent_read) {
+		ddb_codec_put_key(b, &first, "ConsistentRead");
+		buf_append_str(b, "true");
 	}
-	if (rc == ERROR_OK && r->exclusive_start_key)
-		rc = ddb_codec_put_item(body, "ExclusiveStartKey", r->exclusive_start_key);
-	if (rc == ERROR_OK && r->limit)
-		rc = ddb_codec_put_new(body, "Limit", json_integer(r->limit));
-	if (rc == ERROR_OK && r->hash_key)
-		rc = ddb_codec_put_table_schema(body, r->hash_key);
-	if (rc == ERROR_OK && r->ttl_attribute)
-		rc = ddb_codec_put_new(body, "TimeToLiveSpecification",
-				       json_pack("{s:s, s:b}", "AttributeName", r->ttl_attribute,
-				       "Enabled", (int)r->ttl_enabled));
-	return rc;
+	if (r->total_segments) {
+		ddb_codec_put_int(b, &first, "Segment", r->segment);
+		ddb_codec_put_int(b, &first, "TotalSegments", r->total_segments);
+	}
+	if (r->exclusive_start_key &&
+	    (rc = ddb_codec_put_item(b, &first, "ExclusiveStartKey", r->exclusive_start_key)) !=
+		    ERROR_OK)
+		return rc;
+	if (r->limit)
+		ddb_codec_put_int(b, &first, "Limit", r->limit);
+	if (r->hash_key)
+		ddb_codec_put_table_schema(b, &first, r->hash_key);
+	if (r->ttl_attribute) {
+		ddb_codec_put_key(b, &first, "TimeToLiveSpecification");
+		buf_append_str(b, "{\"AttributeName\":");
+		ddb_codec_put_string(b, r->ttl_attribute, strlen(r->ttl_attribute));
+		buf_append_str(b, r->ttl_enabled ? ",\"Enabled\":true}" : ",\"Enabled\":false}");
+	}
+	buf_append_char(b, '}');
+	return ERROR_OK;
 }
 
-/* The body is dumped to a string and then appended, so that out is left
- * unchanged when it fails (buf_append changes nothing on error). */
+/* Written into out directly; on failure out is cut back to what it held,
+ * and an allocation or cap failure also stays recorded in out. */
 enum error_code ddb_request_encode(const struct ddb_request *req, struct buf *out)
 {
-	enum error_code rc = ERROR_INVALID;
-	json_t *body = NULL;
-	char *text = NULL;
+	enum error_code rc;
+	size_t start;
 
 	if (!req || !out || !ddb_codec_req_valid(req))
-		goto out;
-	rc = ERROR_NOMEM;
-	body = json_object();
-	if (!body)
-		goto out;
-	rc = ddb_codec_body_build(req, body);
+		return ERROR_INVALID;
+	if (buf_error(out) != ERROR_OK)
+		return buf_error(out);
+	start = out->len;
+	rc = ddb_codec_body_write(req, out);
+	if (rc == ERROR_OK)
+		rc = buf_error(out);
 	if (rc != ERROR_OK)
-		goto out;
-	rc = ERROR_NOMEM;
-	text = json_dumps(body, JSON_COMPACT);
-	if (!text)
-		goto out;
-	rc = buf_append_str(out, text);
-out:
-	free(text);
-	json_decref(body);
+		buf_truncate(out, start);
 	return rc;
 }
 

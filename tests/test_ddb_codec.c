@@ -821,6 +821,40 @@ START_TEST(encode_rejects_bad_attributes)
 }
 END_TEST
 
+/* The body is written without jansson: its bytes are what jansson's
+ * compact dump of the same document gives, escapes included. */
+START_TEST(encode_matches_jansson_bytes)
+{
+	char value[64];
+	struct ddb_item item = { 0 };
+	struct ddb_name names[] = { { "#k", "id\"\\/" } };
+	struct ddb_request req = { .op = DDB_OP_PUT_ITEM, .table = "t.1", .item = &item,
+				   .condition = "attribute_not_exists(#k)", .names = names,
+				   .n_names = 1 };
+	json_t *doc;
+	char *got, *want;
+	size_t n = 0;
+
+	for (int c = 1; c < 0x20; c++)
+		value[n++] = (char)c;
+	memcpy(value + n, "\"\\/\x7f\xc3\xa9\xe2\x82\xac", 10);
+	n += 10;
+	ck_assert_int_eq(ddb_item_add_s(&item, "id", value, n), ERROR_OK);
+	ck_assert_int_eq(ddb_item_add_n(&item, "expires", "-1.5e3"), ERROR_OK);
+	doc = json_pack("{s:s, s:{s:{s:s%}, s:{s:s}}, s:s, s:{s:s}}", "TableName", "t.1", "Item",
+			"id", "S", value, n, "expires", "N", "-1.5e3", "ConditionExpression",
+			"attribute_not_exists(#k)", "ExpressionAttributeNames", "#k", "id\"\\/");
+	ck_assert_ptr_nonnull(doc);
+	want = json_dumps(doc, JSON_COMPACT);
+	got = encode_ok(&req);
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+	json_decref(doc);
+	ddb_item_clear(&item);
+}
+END_TEST
+
 START_TEST(encode_respects_buf_cap)
 {
 	struct ddb_request req = { .op = DDB_OP_DESCRIBE_TABLE, .table = "sessions" };
@@ -1654,6 +1688,7 @@ int main(void)
 	tcase_add_test(encode, encode_appends_compact_json);
 	tcase_add_test(encode, encode_rejects_invalid_requests);
 	tcase_add_test(encode, encode_rejects_bad_attributes);
+	tcase_add_test(encode, encode_matches_jansson_bytes);
 	tcase_add_test(encode, encode_respects_buf_cap);
 	tcase_add_test(decode, decode_get_item);
 	tcase_add_test(decode, decode_write_attributes);
