@@ -11,6 +11,8 @@
 #include <jansson.h>
 
 #include "sessiond/ddb_codec.h"
+#include "sessiond/hex.h"
+#include "sessiond/jsontext.h"
 
 /*
  * DESIGN
@@ -1197,11 +1199,249 @@ static enum error_code ddb_codec_decode_op(enum ddb_op op, json_t *root, struct 
 
 /* Members this codec does not use (ConsumedCapacity and the like) are
  * ignored; those it uses must have the right types. */
-enum error_code ddb_response_decode(enum ddb_op op, const char *body, size_t len,
-				    struct ddb_response *out)
+/* ---- the fast path for item answers -----------------------------------------
+ * GetItem, PutItem, UpdateItem and DeleteItem answer {"Item": {...}} or
+ * {"Attributes": {...}} (or {}), and sessiond's items hold only S and N
+ * values. Those answers are read here without building a tree: the body is
+ * first checked to be valid JSON (jsontext), then walked. Anything else --
+ * another member, another type, an escape in a name, a repeated name --
+ * is left to the general decoder, so both read every body alike (the
+ * fuzzer holds them to it). */
+
+/* The walk over a body that jsontext_object_valid accepted. */
+struct ddb_codec_walk {
+	const char *p, *end;
+};
+
+static void ddb_codec_walk_ws(struct ddb_codec_walk *w)
+{
+	while (w->p < w->end && (*w->p == ' ' || *w->p == '\t' || *w->p == '\n' || *w->p == '\r'))
+		w->p++;
+}
+
+/* At c (after white space): consume it. */
+static bool ddb_codec_walk_char(struct ddb_codec_walk *w, char c)
+{
+	ddb_codec_walk_ws(w);
+	if (w->p >= w->end || *w->p != c)
+		return false;
+	w->p++;
+	return true;
+}
+
+/* A string without escapes (a name): its text in [*s, *s + *n). */
+static bool ddb_codec_walk_plain(struct ddb_codec_walk *w, const char **s, size_t *n)
+{
+	const char *q;
+
+	if (!ddb_codec_walk_char(w, '"'))
+		return false;
+	for (q = w->p; q < w->end && *q != '"'; q++)
+		if (*q == '\\')
+			return false;
+	if (q >= w->end)
+		return false;
+	*s = w->p;
+	*n = (size_t)(q - w->p);
+	w->p = q + 1;
+	return true;
+}
+
+static void ddb_codec_put_utf8(char **o, unsigned long cp)
+{
+	unsigned char *u = (unsigned char *)*o;
+
+	if (cp < 0x80) {
+		*u++ = (unsigned char)cp;
+	} else if (cp < 0x800) {
+		*u++ = (unsigned char)(0xc0 | (cp >> 6));
+		*u++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*u++ = (unsigned char)(0xe0 | (cp >> 12));
+		*u++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		*u++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else {
+		*u++ = (unsigned char)(0xf0 | (cp >> 18));
+		*u++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+		*u++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		*u++ = (unsigned char)(0x80 | (cp & 0x3f));
+	}
+	*o = (char *)u;
+}
+
+static unsigned long ddb_codec_u4(const char *p)
+{
+	unsigned long v = 0;
+
+	for (int i = 0; i < 4; i++)
+		v = v * 16 + (unsigned long)hex_value(p[i]);
+	return v;
+}
+
+/* A string with its escapes resolved, in a new NUL-terminated allocation
+ * (*out, *len). The text is valid JSON, so every escape is well formed and
+ * a high surrogate is followed by a low one (jsontext checked). */
+static enum error_code ddb_codec_walk_string(struct ddb_codec_walk *w, char **out, size_t *len)
+{
+	const char *q;
+	char *o;
+
+	*out = NULL;
+	if (!ddb_codec_walk_char(w, '"'))
+		return ERROR_PARSE;
+	for (q = w->p; q < w->end && *q != '"'; q++)
+		if (*q == '\\')
+			q++;
+	if (q >= w->end)
+		return ERROR_PARSE;
+	/* Escapes only shrink: the raw length bounds the result. */
+	*out = o = malloc((size_t)(q - w->p) + 1);
+	if (!o)
+		return ERROR_NOMEM;
+	while (w->p < q) {
+		unsigned long cp;
+		char c = *w->p++;
+
+		if (c != '\\') {
+			*o++ = c;
+			continue;
+		}
+		c = *w->p++;
+		switch (c) {
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u':
+			cp = ddb_codec_u4(w->p);
+			w->p += 4;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (ddb_codec_u4(w->p + 2) - 0xdc00);
+				w->p += 6;
+			}
+			ddb_codec_put_utf8(&o, cp);
+			break;
+		default: *o++ = c; break; /* " \ / */
+		}
+	}
+	w->p = q + 1;
+	*o = '\0';
+	*len = (size_t)(o - *out);
+	return ERROR_OK;
+}
+
+/* {"S": "..."} or {"N": "..."} into (type, value, len); ERROR_INVALID for
+ * any other AttributeValue (the general decoder's business). */
+static enum error_code ddb_codec_walk_attr(struct ddb_codec_walk *w, enum ddb_type *type,
+					   char **value, size_t *len)
+{
+	const char *tag;
+	size_t n;
+	enum error_code rc;
+
+	*value = NULL;
+	if (!ddb_codec_walk_char(w, '{') || !ddb_codec_walk_plain(w, &tag, &n) || n != 1 ||
+	    (tag[0] != 'S' && tag[0] != 'N') || !ddb_codec_walk_char(w, ':'))
+		return ERROR_INVALID;
+	ddb_codec_walk_ws(w);
+	if (w->p >= w->end || *w->p != '"')
+		return ERROR_INVALID;
+	rc = ddb_codec_walk_string(w, value, len);
+	if (rc != ERROR_OK)
+		return rc;
+	*type = tag[0] == 'S' ? DDB_TYPE_S : DDB_TYPE_N;
+	if (!ddb_codec_walk_char(w, '}') ||
+	    (*type == DDB_TYPE_N && (strlen(*value) != *len || !ddb_number_valid(*value)))) {
+		free(*value);
+		*value = NULL;
+		return ERROR_INVALID;
+	}
+	return ERROR_OK;
+}
+
+/* The attribute map into item; ERROR_INVALID to hand the body over. */
+static enum error_code ddb_codec_walk_item(struct ddb_codec_walk *w, struct ddb_item *item)
+{
+	enum error_code rc;
+
+	if (!ddb_codec_walk_char(w, '{'))
+		return ERROR_INVALID;
+	if (ddb_codec_walk_char(w, '}'))
+		return ERROR_OK;
+	do {
+		char name[256], *value;
+		const char *s;
+		enum ddb_type type;
+		size_t n, len;
+
+		if (!ddb_codec_walk_plain(w, &s, &n) || n == 0 || n >= sizeof(name) ||
+		    memchr(s, '\0', n) || !ddb_codec_walk_char(w, ':'))
+			return ERROR_INVALID;
+		memcpy(name, s, n);
+		name[n] = '\0';
+		if (ddb_codec_item_find(item, name))
+			return ERROR_INVALID; /* jansson refuses repeats: so will it */
+		rc = ddb_codec_walk_attr(w, &type, &value, &len);
+		if (rc != ERROR_OK)
+			return rc;
+		rc = ddb_codec_item_put(item, name, false, type, value, len);
+		if (rc != ERROR_OK)
+			return rc;
+	} while (ddb_codec_walk_char(w, ','));
+	return ddb_codec_walk_char(w, '}') ? ERROR_OK : ERROR_INVALID;
+}
+
+/* ERROR_OK with out filled; ERROR_NOMEM; ERROR_INVALID: not a body for the
+ * fast path (out is then cleared and the general decoder runs). */
+static enum error_code ddb_codec_fast_decode(enum ddb_op op, const char *body, size_t len,
+					     struct ddb_response *out)
+{
+	const char *want = op == DDB_OP_GET_ITEM ? "Item" : "Attributes";
+	struct ddb_codec_walk w = { body, body + len };
+	enum error_code rc = ERROR_INVALID;
+	const char *key;
+	size_t n;
+
+	/* {"Item":{"a":{"S":""}}} is three levels deep; deeper is not ours. */
+	if (!jsontext_object_valid(body, len, 3) || !ddb_codec_walk_char(&w, '{'))
+		return ERROR_INVALID;
+	if (ddb_codec_walk_char(&w, '}'))
+		goto tail;
+	if (!ddb_codec_walk_plain(&w, &key, &n) || n != strlen(want) || memcmp(key, want, n) ||
+	    !ddb_codec_walk_char(&w, ':'))
+		return ERROR_INVALID;
+	out->has_item = true;
+	rc = ddb_codec_walk_item(&w, &out->item);
+	if (rc != ERROR_OK || !ddb_codec_walk_char(&w, '}'))
+		goto fail;
+tail:
+	ddb_codec_walk_ws(&w);
+	if (w.p == w.end)
+		return ERROR_OK;
+	rc = ERROR_INVALID;
+fail:
+	ddb_item_clear(&out->item);
+	out->has_item = false;
+	return rc == ERROR_NOMEM ? ERROR_NOMEM : ERROR_INVALID;
+}
+
+/* The general decoder: jansson's tree, every answer shape. */
+static enum error_code ddb_codec_slow_decode(enum ddb_op op, const char *body, size_t len,
+					     struct ddb_response *out)
+{
+	enum error_code rc;
+	json_t *root = json_loadb(body, len, DDB_CODEC_DECODE_FLAGS, NULL);
+
+	rc = json_is_object(root) ? ddb_codec_decode_op(op, root, out) : ERROR_PARSE;
+	json_decref(root);
+	return rc;
+}
+
+static enum error_code ddb_codec_decode(enum ddb_op op, const char *body, size_t len,
+					struct ddb_response *out, bool fast)
 {
 	enum error_code rc = ERROR_INVALID;
-	json_t *root = NULL;
 
 	if (!out)
 		return ERROR_INVALID;
@@ -1212,15 +1452,28 @@ enum error_code ddb_response_decode(enum ddb_op op, const char *body, size_t len
 	rc = ERROR_PARSE;
 	if (!body || !len)
 		goto out;
-	root = json_loadb(body, len, DDB_CODEC_DECODE_FLAGS, NULL);
-	if (!json_is_object(root))
-		goto out;
-	rc = ddb_codec_decode_op(op, root, out);
+	rc = ERROR_INVALID;
+	if (fast && (op == DDB_OP_GET_ITEM || op == DDB_OP_PUT_ITEM ||
+		     op == DDB_OP_UPDATE_ITEM || op == DDB_OP_DELETE_ITEM))
+		rc = ddb_codec_fast_decode(op, body, len, out);
+	if (rc == ERROR_INVALID)
+		rc = ddb_codec_slow_decode(op, body, len, out);
 out:
 	if (rc != ERROR_OK)
 		ddb_response_clear(out);
-	json_decref(root);
 	return rc;
+}
+
+enum error_code ddb_response_decode(enum ddb_op op, const char *body, size_t len,
+				    struct ddb_response *out)
+{
+	return ddb_codec_decode(op, body, len, out, true);
+}
+
+enum error_code ddb_response_decode_general(enum ddb_op op, const char *body, size_t len,
+					    struct ddb_response *out)
+{
+	return ddb_codec_decode(op, body, len, out, false);
 }
 
 /* ---- errors ------------------------------------------------------------- */

@@ -855,6 +855,50 @@ START_TEST(encode_matches_jansson_bytes)
 }
 END_TEST
 
+/* Item answers take a fast path without a tree; it must read every body
+ * as the general decoder does, escapes and refusals included. */
+START_TEST(decode_fast_path_matches_general)
+{
+	static const char *const bodies[] = {
+		"{}",
+		" { \"Item\" : { } } ",
+		"{\"Item\":{\"id\":{\"S\":\"sess:a\\u00e9\\ud83d\\ude00\\n\\\"\\/\"},"
+		"\"expires\":{\"N\":\"1764060000.5\"},\"sess\":{\"S\":\"{\\\"a\\\":1}\"}}}",
+		"{\"Item\":{\"a\":{\"S\":\"x\"},\"a\":{\"S\":\"y\"}}}", /* repeated name */
+		"{\"Item\":{\"a\":{\"N\":\"1.2.3\"}}}",                  /* not a number */
+		"{\"Item\":{\"a\":{\"BOOL\":true},\"b\":{\"S\":\"x\"}}}", /* another type */
+		"{\"Item\":{\"a\":{\"S\":\"x\"}},\"Item\":{}}",            /* repeated Item */
+		"{\"Item\":{\"a\":{\"S\":\"x\"}}} trailing",
+		"{\"Item\":{\"a\":{\"S\":\"\\u0000\"}}}",
+		"{\"Item\":{\"a\\u0041\":{\"S\":\"x\"}}}",                 /* escaped name */
+		"{\"Item\":{\"a\":{\"S\":\"x\",\"N\":\"1\"}}}",
+		"{\"ConsumedCapacity\":{\"CapacityUnits\":1},\"Item\":{\"a\":{\"S\":\"x\"}}}",
+	};
+	for (size_t i = 0; i < N_ELEMS(bodies); i++) {
+		struct ddb_response fast, slow;
+		enum error_code a, b;
+
+		memset(&fast, 0, sizeof(fast));
+		memset(&slow, 0, sizeof(slow));
+		a = ddb_response_decode(DDB_OP_GET_ITEM, bodies[i], strlen(bodies[i]), &fast);
+		b = ddb_response_decode_general(DDB_OP_GET_ITEM, bodies[i], strlen(bodies[i]),
+						&slow);
+		ck_assert_msg(a == b, "body %zu: %s vs %s", i, error_str(a), error_str(b));
+		ck_assert_int_eq(fast.has_item, slow.has_item);
+		ck_assert_uint_eq(fast.item.n, slow.item.n);
+		for (size_t k = 0; k < fast.item.n; k++) {
+			ck_assert_str_eq(fast.item.attrs[k].name, slow.item.attrs[k].name);
+			ck_assert_int_eq(fast.item.attrs[k].type, slow.item.attrs[k].type);
+			ck_assert_uint_eq(fast.item.attrs[k].value_len, slow.item.attrs[k].value_len);
+			ck_assert_int_eq(memcmp(fast.item.attrs[k].value, slow.item.attrs[k].value,
+						fast.item.attrs[k].value_len), 0);
+		}
+		ddb_response_clear(&fast);
+		ddb_response_clear(&slow);
+	}
+}
+END_TEST
+
 START_TEST(encode_respects_buf_cap)
 {
 	struct ddb_request req = { .op = DDB_OP_DESCRIBE_TABLE, .table = "sessions" };
@@ -1690,6 +1734,7 @@ int main(void)
 	tcase_add_test(encode, encode_rejects_bad_attributes);
 	tcase_add_test(encode, encode_matches_jansson_bytes);
 	tcase_add_test(encode, encode_respects_buf_cap);
+	tcase_add_test(encode, decode_fast_path_matches_general);
 	tcase_add_test(decode, decode_get_item);
 	tcase_add_test(decode, decode_write_attributes);
 	tcase_add_test(decode, decode_scan);

@@ -159,6 +159,12 @@ struct ddb_response {
 enum error_code ddb_response_decode(enum ddb_op op, const char *body, size_t len,
 				    struct ddb_response *out);
 
+/* The same as ddb_response_decode, by the general decoder alone (jansson's
+ * tree): for tests and the fuzzer, which hold the fast path for item
+ * answers to it. */
+enum error_code ddb_response_decode_general(enum ddb_op op, const char *body, size_t len,
+					    struct ddb_response *out);
+
 /* Frees what out owns and zeroes it. */
 void ddb_response_clear(struct ddb_response *out);
 
