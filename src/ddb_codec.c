@@ -1408,7 +1408,7 @@ static enum error_code ddb_codec_fast_decode(enum ddb_op op, const char *body, s
 		return ERROR_INVALID;
 	if (ddb_codec_walk_char(&w, '}'))
 		goto tail;
-	if (!ddb_codec_walk_plain(&w, &key, &n) || n != strlen(want) || memcmp(key, want, n) ||
+	if (!ddb_codec_walk_plain(&w, &key, &n) || n != strlen(want) || memcmp(key, want, n) != 0 ||
 	    !ddb_codec_walk_char(&w, ':'))
 		return ERROR_INVALID;
 	out->has_item = true;
