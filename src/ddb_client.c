@@ -104,6 +104,10 @@ struct ddb_sock {
 	struct evloop_source src;
 	struct ddb_loop *loop;
 	uint32_t events;  /* registered in the epoll set; 0: not registered */
+	bool ours;        /* opened by ddb_open_socket, so closed through
+	                     ddb_close_socket: only such a socket is parked
+	                     (curl closes its resolver's socketpair itself,
+	                     without telling us) */
 	bool parked;      /* curl does not watch it now */
 	bool dead;        /* closed */
 	struct ddb_sock *next_dead;
@@ -268,6 +272,9 @@ static void ddb_call_complete(struct ddb_client *client, struct ddb_call *call,
 
 /* ---- sockets: counted so tests and metrics can see the pool ------------ */
 
+static void ddb_sock_forget(struct ddb_loop *loop, curl_socket_t fd);
+static void ddb_sock_mark_ours(struct ddb_loop *loop, curl_socket_t fd);
+
 static curl_socket_t ddb_open_socket(void *clientp, curlsocktype purpose,
 				     struct curl_sockaddr *addr)
 {
@@ -280,6 +287,7 @@ static curl_socket_t ddb_open_socket(void *clientp, curlsocktype purpose,
 	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 	if (fd == CURL_SOCKET_BAD)
 		return fd;
+	ddb_sock_mark_ours(loop, fd);
 	ddb_counter_add(&client->conns_opened, 1);
 	open = atomic_fetch_add(&client->conns_open, 1) + 1;
 	peak = atomic_load(&client->conns_peak);
@@ -287,8 +295,6 @@ static curl_socket_t ddb_open_socket(void *clientp, curlsocktype purpose,
 		;
 	return fd;
 }
-
-static void ddb_sock_forget(struct ddb_loop *loop, curl_socket_t fd);
 
 static int ddb_close_socket(void *clientp, curl_socket_t fd)
 {
@@ -939,7 +945,20 @@ static struct ddb_sock *ddb_sock_get(struct ddb_loop *loop, curl_socket_t fd)
 	return sock;
 }
 
-/* curl closes fd: unwatch it, and free its record after this turn. */
+/* A new socket of ours: a record left at its number by a descriptor that
+ * was closed behind our back is stale, and goes first. */
+static void ddb_sock_mark_ours(struct ddb_loop *loop, curl_socket_t fd)
+{
+	struct ddb_sock *sock;
+
+	ddb_sock_forget(loop, fd);
+	sock = ddb_sock_get(loop, fd);
+	if (sock)
+		sock->ours = true;
+}
+
+/* curl closes fd, or stops watching a socket it will close itself: unwatch
+ * it, and free its record after this turn. */
 static void ddb_sock_forget(struct ddb_loop *loop, curl_socket_t fd)
 {
 	struct ddb_sock *sock;
@@ -964,7 +983,11 @@ static int ddb_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, vo
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
-		if (sock) {
+		if (sock && !sock->ours) {
+			/* The resolver's socket: curl closes it right after. */
+			curl_multi_assign(loop->multi, fd, NULL);
+			ddb_sock_forget(loop, fd);
+		} else if (sock) {
 			sock->parked = true;
 			/* Parked sockets wait for input only: a writable
 			 * socket would wake the loop in every turn. */
@@ -985,19 +1008,33 @@ static int ddb_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, vo
 		events |= EPOLLOUT;
 	if (!sock) {
 		sock = ddb_sock_get(loop, fd);
-		if (!sock)
-			return -1; /* curl fails the transfers on this socket */
+		if (!sock) {
+			/* Returning -1 would kill the whole multi handle; unwatched,
+			 * the transfer ends at its timeout instead. */
+			log_warn("dynamodb: out of memory watching a socket");
+			return 0;
+		}
 		curl_multi_assign(loop->multi, fd, sock);
 	}
 	sock->parked = false;
 	if (sock->events == events)
 		return 0;
+	/* Our idea of the registration can be wrong only for a descriptor
+	 * closed behind our back: try the other operation before giving up. */
 	if (!sock->events)
-		rc = evloop_add(loop->ev, &sock->src, events);
+		rc = evloop_add(loop->ev, &sock->src, events) == ERROR_OK
+			     ? ERROR_OK
+			     : evloop_mod(loop->ev, &sock->src, events);
 	else
-		rc = evloop_mod(loop->ev, &sock->src, events);
-	if (rc != ERROR_OK)
-		return -1;
+		rc = evloop_mod(loop->ev, &sock->src, events) == ERROR_OK
+			     ? ERROR_OK
+			     : evloop_add(loop->ev, &sock->src, events);
+	if (rc != ERROR_OK) {
+		log_warn("dynamodb: cannot watch a socket (%s); its attempt will time out",
+			 error_str(rc));
+		sock->events = 0;
+		return 0;
+	}
 	sock->events = events;
 	return 0;
 }
@@ -1365,15 +1402,23 @@ out:
 	return client;
 }
 
+void ddb_client_stop(struct ddb_client *client)
+{
+	if (!client || !client->thread_started)
+		return;
+	pthread_mutex_lock(&client->own->lock);
+	atomic_store(&client->stopping, true);
+	pthread_mutex_unlock(&client->own->lock);
+	evloop_wake(client->own->ev);
+	pthread_join(client->thread, NULL);
+	client->thread_started = false;
+}
+
 void ddb_client_free(struct ddb_client *client)
 {
 	if (!client)
 		return;
-	if (client->thread_started) {
-		atomic_store(&client->stopping, true);
-		evloop_wake(client->own->ev);
-		pthread_join(client->thread, NULL);
-	}
+	ddb_client_stop(client);
 	ddb_client_release(client);
 }
 

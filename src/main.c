@@ -343,8 +343,12 @@ out:
 	 * suspended requests through the running HTTP workers, and reach a
 	 * reaper that is still allocated. */
 	http_server_release_peers(http);
-	ddb_client_free(ddb);
+	ddb_client_stop(ddb);
+	/* Workers may still read a request on a kept-alive connection until
+	 * they stop: their submits are refused (503) by the stopped client,
+	 * whose memory lives on until they are gone. */
 	http_server_free(http);
+	ddb_client_free(ddb);
 	reaper_free(reaper);
 	api_free(api);
 	creds_free(creds);

@@ -89,9 +89,17 @@ struct evloop;
  * (ERROR_INVALID for a bad config, ERROR_NOMEM, ERROR_IO). */
 struct ddb_client *ddb_client_new(const struct ddb_client_config *cfg, enum error_code *rc);
 
-/* Stops the I/O thread: every request still queued or in flight completes
- * with ERROR_CANCELLED, on the I/O thread, before this returns. Accepts
- * NULL. Must not be called from a completion callback. */
+/* Stops the I/O thread: every request still queued or in flight on the
+ * client's own loop completes with ERROR_CANCELLED, on the I/O thread,
+ * before this returns; from then on every submit from a thread without an
+ * attached loop returns ERROR_CANCELLED. The memory stays valid, so
+ * threads that may still submit (HTTP workers serving their last
+ * requests) can run until ddb_client_free. Idempotent; accepts NULL. Must
+ * not be called from a completion callback. */
+void ddb_client_stop(struct ddb_client *client);
+
+/* ddb_client_stop, then frees everything. Every attached loop must have
+ * been detached, and no thread may submit any more. Accepts NULL. */
 void ddb_client_free(struct ddb_client *client);
 
 /* Gives the calling thread, which turns ev, a loop of its own: from now on
@@ -107,9 +115,12 @@ void ddb_client_detach(struct ddb_loop *loop);
 
 /* Queues req. The request body is encoded here, on the calling thread, so
  * req and everything it points to may be freed once this returns. done is
- * called exactly once when this returns ERROR_OK, never otherwise, and
- * never before this returns. ERROR_INVALID for a request the codec refuses;
- * ERROR_CANCELLED once the client is shutting down. Thread-safe. */
+ * called exactly once when this returns ERROR_OK, never otherwise. On a
+ * thread with an attached loop it runs on that thread, after this returns;
+ * from any other thread it runs on the I/O thread and may run before this
+ * returns, so the caller must not touch arg after handing it over.
+ * ERROR_INVALID for a request the codec refuses; ERROR_CANCELLED once the
+ * client is shutting down. Thread-safe. */
 enum error_code ddb_client_submit(struct ddb_client *client, const struct ddb_request *req,
 				  ddb_done_fn done, void *arg);
 

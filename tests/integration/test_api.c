@@ -153,8 +153,9 @@ static void stack_start(struct stack *st)
 static void stack_stop(struct stack *st)
 {
 	http_server_release_peers(st->http);
-	ddb_client_free(st->ddb);
+	ddb_client_stop(st->ddb);
 	http_server_free(st->http);
+	ddb_client_free(st->ddb);
 	api_free(st->api);
 	conf_free(&st->conf);
 	fake_route_stop(st->fake);

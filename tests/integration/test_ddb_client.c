@@ -3,9 +3,11 @@
  * against fake_http for the faults dynalite cannot produce. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +287,48 @@ struct load {
 	atomic_int failed;
 	atomic_int done;
 };
+
+/* The endpoint as a host name, not an address: libcurl then resolves it
+ * on a thread of its own and hands the loop that thread's socket to watch,
+ * which it closes itself, without the close callback; a new connection
+ * often gets the same descriptor number right after. The machine's own name
+ * is used when it resolves to the loopback (as on the project's machines). */
+START_TEST(an_endpoint_by_host_name_resolves_and_connects)
+{
+	char host[256], url[512], table[64];
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	const char *port = strrchr(endpoint(), ':');
+	struct ddb_client_config cfg;
+	struct ddb_client *c;
+	bool loopback;
+
+	ck_assert_ptr_nonnull(port);
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+	loopback = getaddrinfo(host, NULL, &hints, &ai) == 0 && ai &&
+		   (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+	if (ai)
+		freeaddrinfo(ai);
+	if (!loopback) {
+		fprintf(stderr, "skipped: the host name \"%s\" does not resolve to the loopback\n",
+			host);
+		return;
+	}
+	snprintf(url, sizeof(url), "http://%s%s", host, port);
+	cfg = base_config(url);
+	cfg.timeout_ms = 2000;
+	c = client_for(&cfg);
+	table_name(table, sizeof(table));
+	create_table(c, table);
+	for (int i = 0; i < 20; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "sess:by-name-%d", i);
+		ck_assert_int_eq(put_session(c, table, id, 1), ERROR_OK);
+	}
+	ddb_client_free(c);
+}
+END_TEST
 
 static void on_load_done(void *arg, struct ddb_result *result)
 {
@@ -839,6 +883,7 @@ int main(void)
 	tcase_set_timeout(dyn, 120);
 	tcase_set_timeout(faults, 60);
 	tcase_add_test(dyn, put_get_update_delete);
+	tcase_add_test(dyn, an_endpoint_by_host_name_resolves_and_connects);
 	tcase_add_test(dyn, upstream_errors_are_not_retried);
 	tcase_add_test(dyn, scan_pages_and_segments);
 	tcase_add_test(dyn, concurrent_requests_share_the_pool);
