@@ -1061,6 +1061,36 @@ static void ddb_take_inbox(struct ddb_loop *loop)
 	pthread_mutex_unlock(&loop->lock);
 }
 
+/* Calls waiting for a free connection whose deadline passed end now, as
+ * an attempt that could not start in time would. Returns ms until the next
+ * waiting call's deadline, or -1. */
+static long ddb_expire_waiting(struct ddb_loop *loop)
+{
+	struct ddb_queue keep = { 0 };
+	struct ddb_call *call;
+	int64_t now, next = -1;
+
+	if (!loop->ready.head)
+		return -1;
+	now = now_mono_ms();
+	while ((call = ddb_queue_pop(&loop->ready))) {
+		if (call->deadline_ms && call->deadline_ms <= now) {
+			ddb_error_set(&call->result.err, DDB_ERR_RETRYABLE, 0, "DeadlineExceeded",
+				      "limits.request_timeout_ms passed while waiting for a "
+				      "connection");
+			ddb_call_complete(loop->client, call, ERROR_UNAVAILABLE);
+			continue;
+		}
+		if (call->deadline_ms && (next < 0 || call->deadline_ms < next))
+			next = call->deadline_ms;
+		ddb_queue_push(&keep, call);
+	}
+	/* A completion may have queued more calls meanwhile: keep them too. */
+	ddb_queue_splice(&keep, &loop->ready);
+	loop->ready = keep;
+	return next < 0 ? -1 : (long)(next - now);
+}
+
 /* evloop hook: how long the loop may sleep before this one has work. */
 static long ddb_hook_timeout(void *arg)
 {
@@ -1070,6 +1100,16 @@ static long ddb_hook_timeout(void *arg)
 	if (atomic_load_explicit(&loop->inbox_pending, memory_order_acquire) ||
 	    (loop->ready.head && loop->n_flight < loop->max_connections))
 		return 0;
+	if (loop->ready.head) { /* waiting for a connection: until a deadline */
+		for (struct ddb_call *c = loop->ready.head; c; c = c->next) {
+			if (!c->deadline_ms)
+				continue;
+			t = (long)(c->deadline_ms - now_mono_ms());
+			t = t < 0 ? 0 : t;
+			if (wait < 0 || t < wait)
+				wait = t;
+		}
+	}
 	if (loop->curl_due_ms >= 0) {
 		t = (long)(loop->curl_due_ms - now_mono_ms());
 		wait = t < 0 ? 0 : t;
@@ -1111,6 +1151,8 @@ static void ddb_hook_run(void *arg)
 			break;
 		}
 	}
+	if (loop->ready.head && loop->n_flight >= loop->max_connections)
+		ddb_expire_waiting(loop);
 	while ((sock = loop->dead)) {
 		loop->dead = sock->next_dead;
 		free(sock);
