@@ -19,6 +19,7 @@
 #include "sessiond/now.h"
 #include "sessiond/metrics.h"
 #include "sessiond/session.h"
+#include "sessiond/touch.h"
 
 #define API_MAX_TRIES 8          /* read-merge-write rounds before 409 */
 #define API_READY_CACHE_MS 2000  /* /readyz answers from a cached check */
@@ -52,6 +53,8 @@ struct api {
 	bool ready_ok;
 	char ready_reason[160];
 	_Atomic uint64_t conflicts;
+	_Atomic uint64_t touches_written, touches_skipped;
+	_Atomic bool draining; /* SIGTERM with limits.drain: /readyz says 503 */
 	pthread_mutex_t patch_lock; /* guards patch_slots */
 	struct api_patch_slot *patch_slots[API_PATCH_BUCKETS];
 };
@@ -65,6 +68,9 @@ enum api_step {
 	STEP_PATCH_READ,
 	STEP_PATCH_WRITE,
 	STEP_TOUCH,
+	STEP_TOUCH_READ,  /* touch_after > 0: read first, write only if needed */
+	STEP_SLIDE_READ,  /* GET ?touch=1 with touch_after > 0 */
+	STEP_SLIDE_WRITE, /* GET ?touch=1: the expiry update, ALL_NEW */
 	STEP_DELETE,
 	STEP_READY,
 	STEP_VERIFY, /* a condition failed after a maybe-applied attempt: read back */
@@ -93,6 +99,9 @@ struct api_op {
 	int64_t blind_rounds;   /* replace writes that failed unseen and were re-checked */
 	bool holds_patch_slot;  /* this PATCH runs; others of its session wait */
 	struct api_op *next_waiting;
+	int64_t want_expires;   /* a touch's target expiry */
+	bool reread;            /* a touch's eventually consistent read missed:
+	                           asked again, strongly consistent */
 };
 
 static void api_patch_release(struct api_op *op);
@@ -619,6 +628,92 @@ static void api_on_verify(struct api_op *op, struct ddb_result *res)
 	}
 }
 
+/* ---- touches: throttled, and sliding reads ------------------------------------ */
+
+/* Notes a touch's outcome: the Sessiond-Touch header and the counters. */
+static void api_touched(struct api_op *op, bool written)
+{
+	http_add_header(op->req, "Sessiond-Touch", written ? "written" : "skipped");
+	atomic_fetch_add_explicit(written ? &op->api->touches_written : &op->api->touches_skipped,
+				  1, memory_order_relaxed);
+}
+
+/* The expiry update of a sliding read: conditional on the item being
+ * there and unexpired now (it may have expired since it was read), so it
+ * never creates or revives one; ALL_NEW answers with the whole resource. */
+static void api_slide_write(struct api_op *op)
+{
+	op->step = STEP_SLIDE_WRITE;
+	op->sess.expires = op->want_expires;
+	if (!op->sess.data && !op->sess.text && !(op->sess.data = json_object())) {
+		api_finish(op, 500, "out of memory");
+		return;
+	}
+	api_send_update(op, API_SET_EXPIRES, NULL);
+}
+
+/* A sliding read's GetItem (touch_after > 0): 404, or answer from it when
+ * the touch would move expires too little to be worth a write. */
+static void api_on_slide_read(struct api_op *op, struct ddb_result *res)
+{
+	const struct conf *c = op->api->conf;
+
+	session_clear(&op->sess);
+	if (!api_has_session(res)) {
+		api_finish(op, 404, "no such session");
+	} else if (session_from_item(&res->resp.item, c->dynamodb.hash_key, c->dynamodb.prefix,
+				     &op->sess) != ERROR_OK) {
+		api_finish(op, 500, "the stored session cannot be read");
+	} else if (session_expired(&op->sess, op->now)) {
+		api_finish(op, 404, "no such session");
+	} else if (touch_must_write(op->sess.expires, op->want_expires, c->session.touch_after)) {
+		api_slide_write(op);
+	} else {
+		api_touched(op, false);
+		api_done_session(op, 200);
+	}
+}
+
+/* The touch endpoint's read (touch_after > 0). A miss of the eventually
+ * consistent read is asked again strongly consistent before it is a 404:
+ * a session created a moment ago is not refused. */
+static void api_on_touch_read(struct api_op *op, struct ddb_result *res)
+{
+	const struct conf *c = op->api->conf;
+	struct session stored = { .id = { 0 } };
+	bool live = false, readable = false;
+
+	if (api_has_session(res)) {
+		readable = session_from_item(&res->resp.item, c->dynamodb.hash_key,
+					     c->dynamodb.prefix, &stored) == ERROR_OK;
+		live = !readable || !session_expired(&stored, op->now);
+	}
+	if (!live) {
+		session_clear(&stored);
+		if (op->reread) {
+			api_finish(op, 404, "no such session");
+		} else {
+			op->reread = true;
+			api_send_get(op, true, 0);
+		}
+		return;
+	}
+	/* An item this daemon cannot read as a session is touched as v1 did:
+	 * the conditional write decides. */
+	if (!readable || touch_must_write(stored.expires, op->want_expires, c->session.touch_after)) {
+		session_clear(&stored);
+		op->step = STEP_TOUCH;
+		api_send_update(op, API_SET_EXPIRES, NULL);
+		return;
+	}
+	api_touched(op, false);
+	api_respond_json(op->req, 200,
+			 json_pack("{s:s, s:I, s:I}", "id", op->sess.id, "expires",
+				   (json_int_t)stored.expires, "version", (json_int_t)stored.version));
+	session_clear(&stored);
+	api_op_free(op);
+}
+
 /* A DynamoDB call of op finished: the next step, or the answer. */
 static void api_on_ddb(void *arg, struct ddb_result *res)
 {
@@ -711,11 +806,26 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 			api_finish(op, 404, "no such session");
 			return;
 		}
+		api_touched(op, true);
 		api_respond_json(op->req, 200,
 				 json_pack("{s:s, s:I, s:I}", "id", op->sess.id, "expires",
 					   (json_int_t)op->sess.expires, "version",
 					   (json_int_t)op->sess.version));
 		api_op_free(op);
+		return;
+	case STEP_TOUCH_READ:
+		api_on_touch_read(op, res);
+		return;
+	case STEP_SLIDE_READ:
+		api_on_slide_read(op, res);
+		return;
+	case STEP_SLIDE_WRITE:
+		if (cond || !api_has_session(res) || !api_take_item(op, res)) {
+			api_finish(op, 404, "no such session");
+			return;
+		}
+		api_touched(op, true);
+		api_done_session(op, 200);
 		return;
 	case STEP_DELETE:
 		http_respond(op->req, 204, NULL, NULL, 0);
@@ -801,12 +911,31 @@ static void api_create(void *ctx, struct http_request *req)
 
 static void api_get(void *ctx, struct http_request *req)
 {
-	struct api_op *op = api_begin(ctx, req, STEP_GET);
+	struct api *api = ctx;
+	const char *query = http_request_query_string(req);
+	struct touch_query tq = { 0 };
+	struct session_why why = { { 0 } };
+	struct api_op *op;
 
-	if (!op)
+	/* The plain read (no query: the hot path) parses nothing. */
+	if (query && touch_query_parse(query, api->conf->session.max_ttl, &tq, &why) != ERROR_OK) {
+		http_respond_problem(req, 400, why.detail);
+		return;
+	}
+	if (!(op = api_begin(ctx, req, STEP_GET)))
 		return;
 	http_suspend(req);
-	api_send_get(op, op->api->conf->dynamodb.consistent_read, 0);
+	if (!tq.touch) {
+		api_send_get(op, api->conf->dynamodb.consistent_read, 0);
+		return;
+	}
+	op->want_expires = op->now + (tq.has_ttl ? tq.ttl : api->conf->session.default_ttl);
+	if (api->conf->session.touch_after == 0) {
+		api_slide_write(op); /* one UpdateItem reads and extends */
+	} else {
+		op->step = STEP_SLIDE_READ;
+		api_send_get(op, api->conf->dynamodb.consistent_read, 0);
+	}
 }
 
 /* If-Match / If-None-Match of a PUT or PATCH; answers 400 on a bad one. */
@@ -976,7 +1105,14 @@ static void api_touch(void *ctx, struct http_request *req)
 	if (!op || !api_parse_body(op, SESSION_BODY_TOUCH))
 		return;
 	http_suspend(req);
-	api_send_update(op, API_SET_EXPIRES, NULL);
+	if (op->api->conf->session.touch_after > 0) {
+		/* An eventually consistent read costs a tenth of a write. */
+		op->want_expires = op->sess.expires;
+		op->step = STEP_TOUCH_READ;
+		api_send_get(op, false, 0);
+		return;
+	}
+	api_send_update(op, API_SET_EXPIRES, NULL); /* v1: one write, no read */
 }
 
 static void api_delete(void *ctx, struct http_request *req)
@@ -1056,6 +1192,10 @@ static void api_readyz(void *ctx, struct http_request *req)
 	char reason[sizeof(api->ready_reason)];
 	bool fresh, ok;
 
+	if (atomic_load_explicit(&api->draining, memory_order_relaxed)) {
+		api_respond_json(req, 503, json_pack("{s:s}", "status", "draining"));
+		return;
+	}
 	/* Credentials that expired and could not be refreshed: not ready, and
 	 * no DynamoDB call can tell us more. */
 	if (api->creds && creds_last_refresh_failed(api->creds) && creds_expiration(api->creds) &&
@@ -1121,6 +1261,15 @@ static void api_metrics(void *ctx, struct http_request *req)
 	api_metric(&b, "sessiond_version_conflicts_total", "counter",
 		   "Conditional writes that lost a race and were retried.",
 		   atomic_load(&api->conflicts));
+	metrics_family(&b, "sessiond_touches_total", "counter",
+		       "Touches (endpoint and GET ?touch=1) by whether they wrote.");
+	metrics_sample(&b, "sessiond_touches_total", "result=\"written\"",
+		       atomic_load(&api->touches_written));
+	metrics_sample(&b, "sessiond_touches_total", "result=\"skipped\"",
+		       atomic_load(&api->touches_skipped));
+	api_metric(&b, "sessiond_draining", "gauge",
+		   "1 while draining after SIGTERM (limits.drain): /readyz answers 503.",
+		   atomic_load(&api->draining) ? 1 : 0);
 	if (api->reaper) {
 		struct reaper_stats rs;
 		reaper_stats(api->reaper, &rs);
@@ -1193,6 +1342,11 @@ void api_set_reaper(struct api *api, struct reaper *reaper)
 void api_set_creds(struct api *api, struct creds *creds)
 {
 	api->creds = creds;
+}
+
+void api_set_draining(struct api *api, bool draining)
+{
+	atomic_store(&api->draining, draining);
 }
 
 void api_free(struct api *api)

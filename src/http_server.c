@@ -152,6 +152,7 @@ struct http_server {
 	 * graceful stop waits for. A client still sending its headers or body
 	 * is not waited for. */
 	_Atomic uint64_t busy;
+	_Atomic bool closing; /* the drain: every answer closes its connection */
 	/* Per route (and one more for requests that matched none): answers by
 	 * status code and latency. */
 	size_t n_routes;
@@ -265,7 +266,10 @@ static enum MHD_Result http_queue(struct http_request *req)
 	MHD_add_response_header(r, "X-Request-Id", req->rid);
 	for (size_t i = 0; i < req->n_headers; i++)
 		MHD_add_response_header(r, req->headers[i].name, req->headers[i].value);
-	if (req->close)
+	/* libmicrohttpd closes the connection after an answer that carries
+	 * this header (tests/integration/drain.test.js checks it). */
+	if (req->close || (req->worker && atomic_load_explicit(&req->worker->srv->closing,
+							       memory_order_relaxed)))
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(req->conn, req->status, r);
 	MHD_destroy_response(r);
@@ -353,6 +357,13 @@ const char *http_request_rid(const struct http_request *req)
 void http_request_add_attempts(struct http_request *req, unsigned attempts)
 {
 	req->attempts += attempts;
+}
+
+const char *http_request_query_string(const struct http_request *req)
+{
+	const char *q = strchr(req->raw_uri, '?');
+
+	return q ? q + 1 : NULL;
 }
 
 int http_request_query(const struct http_request *req, const char *name, char *out, size_t n)
@@ -1141,6 +1152,12 @@ bool http_server_workers_turning(struct http_server *srv)
 unsigned http_server_port(const struct http_server *srv)
 {
 	return srv->port;
+}
+
+void http_server_close_connections(struct http_server *srv)
+{
+	if (srv)
+		atomic_store(&srv->closing, true);
 }
 
 void http_server_drain(struct http_server *srv, long grace_ms)

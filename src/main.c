@@ -20,6 +20,7 @@
 #include "sessiond/http_server.h"
 #include "sessiond/log.h"
 #include "sessiond/notify.h"
+#include "sessiond/now.h"
 #include "sessiond/reaper.h"
 #include "sessiond/table.h"
 
@@ -32,8 +33,9 @@ static void usage(FILE *out)
 	      "                      message and exit 1\n"
 	      "  -h, --help          this text\n"
 	      "  -V, --version       print \"sessiond " SESSIOND_VERSION "\"\n"
-	      "Signals: SIGTERM/SIGINT finish in-flight requests and exit 0; SIGHUP\n"
-	      "re-reads auth.token_file and log.level.\n"
+	      "Signals: SIGTERM/SIGINT finish in-flight requests and exit 0 (SIGTERM\n"
+	      "first drains for limits.drain seconds; a second signal ends the drain);\n"
+	      "SIGHUP re-reads auth.token_file and log.level.\n"
 	      "Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up error.\n",
 	      out);
 }
@@ -260,6 +262,44 @@ static int wait_for_signal(const sigset_t *set, struct http_server *http,
 	}
 }
 
+/* SIGTERM with limits.drain = S: for S seconds every request is still
+ * served, with Connection: close, while /readyz answers 503, so load
+ * balancers take the daemon out and keep-alive clients reconnect elsewhere.
+ * A second SIGTERM or SIGINT ends it at once; SIGHUP still reloads. The
+ * watchdog keeps being fed: the daemon is working, not wedged. */
+static void drain(const sigset_t *set, const char *path, const struct conf *conf,
+		  struct http_server *http, struct api *api)
+{
+	long interval = notify_watchdog_interval_ms();
+	int64_t end = now_mono_ms() + conf->limits.drain * 1000;
+	int64_t left;
+	struct timespec ts;
+	int sig;
+
+	log_info("SIGTERM: draining for %" PRId64 " s (/readyz answers 503, answers close their "
+		 "connections); a second SIGTERM or SIGINT stops at once",
+		 conf->limits.drain);
+	notify_send("STATUS=draining");
+	api_set_draining(api, true);
+	http_server_close_connections(http);
+	while ((left = end - now_mono_ms()) > 0) {
+		if (interval > 0 && left > interval / 2)
+			left = interval / 2;
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000;
+		sig = sigtimedwait(set, NULL, &ts);
+		if (sig == SIGHUP) {
+			reload(path, http);
+		} else if (sig > 0) {
+			log_info("%s: ending the drain", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		if (interval > 0)
+			notify_send("WATCHDOG=1");
+	}
+	log_info("drain over");
+}
+
 static int serve(const char *path, const struct conf *conf)
 {
 	struct reaper *reaper = NULL;
@@ -331,6 +371,8 @@ static int serve(const char *path, const struct conf *conf)
 		reload(path, http);
 		notify_send("READY=1\nSTATUS=serving");
 	}
+	if (sig == SIGTERM && conf->limits.drain > 0)
+		drain(&set, path, conf, http, api);
 	log_info("%s: finishing requests in flight, then stopping",
 		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	notify_send("STOPPING=1");

@@ -71,6 +71,7 @@ START_TEST(defaults_match_the_contract)
 	ck_assert_int_eq(c.limits.connection_timeout, 30);
 	ck_assert_int_eq(c.limits.max_body, 409600);
 	ck_assert_int_eq(c.limits.request_timeout_ms, 5000);
+	ck_assert_int_eq(c.limits.drain, 0);
 	ck_assert_uint_eq(c.auth.n_tokens, 0);
 	ck_assert_str_eq(c.auth.token_file, "");
 	ck_assert(!c.auth.metrics);
@@ -86,6 +87,7 @@ START_TEST(defaults_match_the_contract)
 	ck_assert_int_eq(c.dynamodb.max_attempts, 4);
 	ck_assert_int_eq(c.session.default_ttl, 86400);
 	ck_assert_int_eq(c.session.max_ttl, 2592000);
+	ck_assert_int_eq(c.session.touch_after, 0);
 	ck_assert(c.reaper.enabled);
 	ck_assert_int_eq(c.reaper.interval, 600);
 	ck_assert_int_eq(c.reaper.max_deletes_per_second, 100);

@@ -23,6 +23,9 @@ void api_set_http(struct api *api, struct http_server *http);
 void api_set_reaper(struct api *api, struct reaper *reaper);
 /* Lets /readyz and /metrics report on the credentials (borrowed). */
 void api_set_creds(struct api *api, struct creds *creds);
+/* SIGTERM with limits.drain: /readyz answers 503 {"status":"draining"} and
+ * /metrics sessiond_draining 1. Safe from any thread. */
+void api_set_draining(struct api *api, bool draining);
 
 /* The routing table for http_server_config.routes (static). */
 const struct http_route *api_routes(void);

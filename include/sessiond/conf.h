@@ -31,6 +31,7 @@ struct conf {
 		int64_t connection_timeout;
 		int64_t max_body;
 		int64_t request_timeout_ms;
+		int64_t drain; /* seconds of serving after SIGTERM, /readyz 503 */
 	} limits;
 	struct {
 		char **tokens; /* n_tokens strings */
@@ -61,6 +62,7 @@ struct conf {
 	struct {
 		int64_t default_ttl;
 		int64_t max_ttl;
+		int64_t touch_after; /* a touch writes only when it moves expires more */
 	} session;
 	struct {
 		bool enabled;

@@ -93,6 +93,11 @@ enum error_code http_server_set_tokens(struct http_server *srv, char *const *tok
  * through the running workers), http_server_free. */
 void http_server_drain(struct http_server *srv, long grace_ms);
 
+/* From now on every answer carries Connection: close and its connection
+ * is closed after it (the drain: keep-alive clients go elsewhere). Safe
+ * from any thread. */
+void http_server_close_connections(struct http_server *srv);
+
 /* Each worker's worker_detach runs, on the worker (a DynamoDB loop cancels
  * what it still runs, which answers those requests); the workers keep
  * serving answers until http_server_free. */
@@ -121,6 +126,9 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b);
 const char *http_request_id(const struct http_request *req);
 /* The body (NUL-terminated, len may be 0); borrowed from req. */
 const char *http_request_body(const struct http_request *req, size_t *len);
+/* The raw query (the text after '?', still percent-encoded), or NULL when
+ * the target has no '?'; borrowed. */
+const char *http_request_query_string(const struct http_request *req);
 /* A request header (first of its name) or NULL; borrowed. */
 const char *http_request_header(const struct http_request *req, const char *name);
 /* The raw (still percent-encoded) value of query parameter name, copied
