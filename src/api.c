@@ -1193,6 +1193,7 @@ static void api_readyz(void *ctx, struct http_request *req)
 	bool fresh, ok;
 
 	if (atomic_load_explicit(&api->draining, memory_order_relaxed)) {
+		http_add_header(req, "Retry-After", "1");
 		api_respond_json(req, 503, json_pack("{s:s}", "status", "draining"));
 		return;
 	}
