@@ -20,6 +20,11 @@ COPY --from=build /src/build/sessiond /usr/local/bin/sessiond
 COPY --from=build /src/build/sessiond.conf /etc/sessiond/sessiond.conf
 USER sessiond
 EXPOSE 8080
-# SIGTERM: in-flight requests are answered, the reaper stops, exit 0.
+# SIGTERM: with limits.drain = S, S seconds more of serving (/readyz 503,
+# Connection: close), then in-flight requests are answered, the reaper
+# stops, exit 0. The runtime's stop timeout must cover S +
+# limits.request_timeout_ms + a margin: `docker stop -t 40`, Compose
+# stop_grace_period, ECS stopTimeout, Kubernetes terminationGracePeriodSeconds
+# (docs/deploy.md). A second SIGTERM ends the drain.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/sessiond", "-c", "/etc/sessiond/sessiond.conf"]
