@@ -27,6 +27,12 @@ declare namespace connectSessiond {
      * belongs to (req.id or its X-Request-Id header).
      */
     requestId?: () => string | undefined
+    /**
+     * get() extends the session's expiry in the same request (sessiond 1.1's
+     * GET ?touch=1), so that express-session's touch() at the end of an
+     * unchanged page view costs no second call. Default true.
+     */
+    slidingReads?: boolean
   }
 
   /** A failed store call; never names the session id or the token. */

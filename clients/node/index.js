@@ -48,7 +48,14 @@ const MOVED_TO_SESSIOND = {
   specialKeys: 'nothing (sessiond stores the session JSON only)',
   skipThrowMissingSpecialKeys: 'nothing (sessiond stores the session JSON only)',
 }
-const KNOWN_OPTIONS = new Set(['url', 'token', 'timeoutMs', 'agent', 'requestId'])
+const KNOWN_OPTIONS = new Set(['url', 'token', 'timeoutMs', 'agent', 'requestId', 'slidingReads'])
+
+// Sliding reads: get() asks sessiond to extend the expiry in the same request
+// (GET ?touch=1&ttl=N), so express-session's touch() at the end of the page
+// view has nothing left to do when it would set (nearly) the same expiry.
+const SLIDE_TOLERANCE_S = 5 // a touch this close to what the get set is done
+const SLIDE_WINDOW_MS = 60000 // a get and its page view's touch, at most this apart
+const SLIDE_MAX_ENTRIES = 10000 // sids slid and not yet touched, kept at most
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -119,6 +126,16 @@ function ttlSeconds(sess, nowMs = Date.now()) {
   }
   if (typeof ms !== 'number' || !Number.isFinite(ms)) return ONE_DAY
   return Math.ceil(ms / 1000)
+}
+
+// The ttl express-session's touch() will ask for a session as stored: its
+// cookie's originalMaxAge (ms) when the cookie has one, else one day (a
+// browser-session cookie), as ttlSeconds computes it at touch time.
+function cookieTtl(data) {
+  const c = data && typeof data === 'object' ? data.cookie : undefined
+  const ms = c && typeof c === 'object' ? c.originalMaxAge : undefined
+  if (typeof ms === 'number' && Number.isFinite(ms) && ms > 0) return Math.ceil(ms / 1000)
+  return ONE_DAY
 }
 
 // ---------------------------------------------------------------------------
@@ -212,8 +229,13 @@ function checkOptions(options) {
     throw new TypeError('connect-sessiond: requestId must be a function returning the current request id')
   }
 
+  if (options.slidingReads !== undefined && typeof options.slidingReads !== 'boolean') {
+    throw new TypeError('connect-sessiond: slidingReads must be a boolean')
+  }
+
   return {
     url,
+    slidingReads: options.slidingReads !== false,
     token: typeof token === 'string' && token !== '' ? token : undefined,
     timeoutMs,
     agent: agent || undefined,
@@ -240,6 +262,9 @@ function storeClass(Base) {
     #mod
     #requestId
     #closed = false
+    #sliding // get() extends the expiry (sessiond 1.1); off after a refusal
+    #ttlGuess // the ttl the app's touches ask for, learned from cookies
+    #slid = new Map() // sid -> { target: expiry the get set (s), at: ms }
 
     constructor(options) {
       const o = checkOptions(options)
@@ -254,13 +279,23 @@ function storeClass(Base) {
         o.agent ||
         new this.#mod.Agent({ keepAlive: true, keepAliveMsecs: 1000, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' })
       this.#requestId = o.requestId
+      this.#sliding = o.slidingReads
     }
 
     /** The session of sid, or null when sessiond has none (absent or expired). */
     get(sid, cb) {
       return this.#run(cb, async () => {
         if (!validSid(sid)) return null // sessiond can hold no such id
-        const res = await this.#call('get', 'GET', sid, '', undefined, undefined)
+        const guess = this.#sliding ? this.#ttlGuess : undefined
+        const nowS = Math.floor(Date.now() / 1000)
+        let res = await this.#call('get', 'GET', sid, guess ? `?touch=1&ttl=${guess}` : '', undefined, undefined)
+        if (guess && res.status === 400) {
+          // A sessiond that refuses the ttl (over its session.max_ttl):
+          // plain reads from now on; the touches say what they need.
+          this.#sliding = false
+          res = await this.#call('get', 'GET', sid, '', undefined, undefined)
+        }
+        this.#slid.delete(sid)
         if (res.status === 404) return null
         if (res.status !== 200) throw problemError('get', res, this.#secrets(sid))
         const data = res.json && res.json.data
@@ -272,6 +307,11 @@ function storeClass(Base) {
             operation: 'get',
           })
         }
+        const ttl = cookieTtl(data)
+        if (guess && ttl === guess && /^(written|skipped)$/.test(res.headers['sessiond-touch'] || '')) {
+          this.#remember(sid, nowS + guess)
+        }
+        this.#ttlGuess = ttl
         return data
       })
     }
@@ -280,6 +320,7 @@ function storeClass(Base) {
     set(sid, sess, cb) {
       return this.#run(cb, async () => {
         checkSid('set', sid)
+        this.#slid.delete(sid)
         const ttl = ttlSeconds(sess)
         if (ttl <= 0) return this.#destroy(sid, sess)
         const body = JSON.stringify({ data: sess, ttl })
@@ -296,7 +337,19 @@ function storeClass(Base) {
       return this.#run(cb, async () => {
         checkSid('touch', sid)
         const ttl = ttlSeconds(sess)
+        const slid = this.#slid.get(sid)
+        this.#slid.delete(sid)
         if (ttl <= 0) return this.#destroy(sid, sess)
+        // This page view's get already extended the expiry to (about) where
+        // the touch would: sessiond wrote it, or skipped it under its
+        // session.touch_after exactly as it would skip this touch.
+        if (
+          slid &&
+          Date.now() - slid.at < SLIDE_WINDOW_MS &&
+          Math.abs(Math.floor(Date.now() / 1000) + ttl - slid.target) <= SLIDE_TOLERANCE_S
+        ) {
+          return
+        }
         const res = await this.#call('touch', 'POST', sid, '/touch', JSON.stringify({ ttl }), sess)
         if (res.status === 404) return // gone; a touch never recreates
         if (res.status !== 200) throw problemError('touch', res, this.#secrets(sid))
@@ -305,7 +358,20 @@ function storeClass(Base) {
 
     /** Deletes the session; deleting an absent one succeeds. */
     destroy(sid, cb) {
+      this.#slid.delete(sid)
       return this.#run(cb, () => this.#destroy(sid, undefined))
+    }
+
+    // Notes that a get slid sid's expiry to target; bounded, oldest first out.
+    #remember(sid, target) {
+      if (this.#slid.size >= SLIDE_MAX_ENTRIES) {
+        let n = SLIDE_MAX_ENTRIES / 10
+        for (const k of this.#slid.keys()) {
+          this.#slid.delete(k)
+          if (--n <= 0) break
+        }
+      }
+      this.#slid.set(sid, { target, at: Date.now() })
     }
 
     /**

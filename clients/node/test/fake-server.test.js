@@ -92,16 +92,20 @@ describe('requests sent to sessiond', () => {
 
   it('get: GET /v1/sessions/{id} with the Bearer token; 200 answers data, 404 answers null', T, async () => {
     const data = { cookie: { originalMaxAge: 1000, path: '/' }, user: 42 }
-    reply = (req, res) => (req.url.endsWith('/gone') ? problem(res, 404, 'Not Found', 'no such session') : json(res, 200, resource(data)))
+    reply = (req, res) =>
+      req.url.split('?')[0].endsWith('/gone') ? problem(res, 404, 'Not Found', 'no such session') : json(res, 200, resource(data))
+    const fresh = new SessiondStore({ url: srv.url, token: TOKEN, timeoutMs: 3000 })
     const from = srv.requests.length
-    assert.deepEqual(await store.get(SID), data)
-    assert.equal(await store.get('gone'), null)
+    assert.deepEqual(await fresh.get(SID), data)
+    assert.equal(await fresh.get('gone'), null)
+    fresh.close()
     const [r1, r2] = srv.requests.slice(from)
     assert.equal(r1.method, 'GET')
-    assert.equal(r1.url, `/v1/sessions/${SID}`)
+    assert.equal(r1.url, `/v1/sessions/${SID}`, 'a plain read until the store knows the ttl its touches ask for')
     assert.equal(r1.headers.authorization, `Bearer ${TOKEN}`)
     assert.equal(r1.body, '')
-    assert.equal(r2.url, '/v1/sessions/gone')
+    // Then sliding reads, with the ttl of the cookie it saw (1000 ms: 1 s).
+    assert.equal(r2.url, '/v1/sessions/gone?touch=1&ttl=1')
   })
 
   it('set: PUT {data, ttl} with ttl = ceil(maxAge / 1000); 200 and 201 both succeed', T, async () => {
