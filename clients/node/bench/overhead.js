@@ -21,7 +21,16 @@
 // sessiond app hands its DynamoDB work to sessiond, so the app's CPU alone
 // is not the whole bill).
 //
+// Then the DynamoDB calls per page view (issue 15): the same app on
+// connect-dynamodb, and on connect-sessiond with session.touch_after 0 and
+// 60, each copy with its own DynamoDB endpoint behind a counting proxy
+// (tests/integration/lib/faultproxy.js, no fault set), PAGEVIEWS page views
+// of each route, one after another, over 20 logged-in sessions already seen
+// once. A third store in the timed table is connect-sessiond with
+// touch_after = 60.
+//
 // Environment: ROUNDS (3), DURATION (s, 5), WARMUP (s, 2), CONNS (16),
+// PAGEVIEWS (200),
 // NSESS (500), SESSIOND_BIN (build/sessiond), SESSIOND_BENCH_DDB (use this
 // DynamoDB endpoint instead of starting a dynalite).
 //
@@ -61,7 +70,7 @@ function serve(kind) {
       credentials: { accessKeyId: 'AKIDBENCHNODE', secretAccessKey: 'bench-node-secret' },
     })
     store = new DynamoDBStore({ client, table: arg('table'), initialized: true })
-  } else if (kind === 'sessiond') {
+  } else if (kind === 'sessiond' || kind === 'sessiond60') {
     const { SessiondStore } = require('..')
     store = new SessiondStore({ url: arg('sessiond'), token: arg('token') })
   } else {
@@ -306,9 +315,22 @@ log = { level = "warn"; };
   await waitHttp(sessiondUrl + '/readyz', sessiond, 'sessiond', sLog)
   say(`sessiond on ${sessiondUrl} (pid ${sessiond.pid}, ${bin})`)
 
+  // A second sessiond, with touch throttling.
+  const s60 = await startSessiond(bin, state, 's60', ddb, token, 60)
+  children.push(s60.child)
+  say(`sessiond (touch_after = 60) on ${s60.url} (pid ${s60.child.pid})`)
+
   const apps = {
     cdb: await startApp('cdb', state, ['--ddb', ddb, '--table', TABLE]),
     sessiond: await startApp('sessiond', state, ['--sessiond', sessiondUrl, '--token', token]),
+    sessiond60: await startApp('sessiond60', state, ['--sessiond', s60.url, '--token', token]),
+  }
+  const daemonPid = { cdb: null, sessiond: sessiond.pid, sessiond60: s60.child.pid }
+  const STORES = Object.keys(apps)
+  const storeName = {
+    cdb: 'connect-dynamodb',
+    sessiond: 'connect-sessiond, touch_after 0',
+    sessiond60: 'connect-sessiond, touch_after 60',
   }
   for (const [k, a] of Object.entries(apps)) say(`app on ${k}: ${a.url} (pid ${a.pid})`)
 
@@ -335,17 +357,17 @@ log = { level = "warn"; };
   say(`measuring: ${ROUNDS} round(s) x 2 routes x 2 stores, ${WARMUP} s warm-up + ${DURATION} s each, ${CONNS} connections`)
   for (let round = 1; round <= ROUNDS; round++) {
     for (const rt of routes) {
-      const order = round % 2 ? ['cdb', 'sessiond'] : ['sessiond', 'cdb']
+      const order = round % 2 ? STORES : [...STORES].reverse()
       for (const kind of order) {
         const a = apps[kind]
         const opts = { url: a.url, method: rt.method, route: rt.route, cookies: a.cookies, conns: CONNS, lua }
         if (WARMUP > 0) wrk({ ...opts, seconds: WARMUP })
         const c0 = cpuTicks(a.pid)
-        const s0 = cpuTicks(sessiond.pid)
+        const s0 = daemonPid[kind] ? cpuTicks(daemonPid[kind]) : 0
         const d0 = ddbPid ? cpuTicks(ddbPid) : 0
         const v = wrk({ ...opts, seconds: DURATION })
         const c1 = cpuTicks(a.pid)
-        const s1 = cpuTicks(sessiond.pid)
+        const s1 = daemonPid[kind] ? cpuTicks(daemonPid[kind]) : 0
         const d1 = ddbPid ? cpuTicks(ddbPid) : 0
         const us = (ticks) => (v.requests ? ((ticks / tick) * 1e6) / v.requests : 0)
         const row = {
@@ -363,7 +385,7 @@ log = { level = "warn"; };
         }
         rows.push(row)
         say(
-          `  r${round} ${rt.name.padEnd(5)} ${kind.padEnd(8)} ${fmt(row.rps).padStart(6)} req/s  app ${fmt(row.appUs, 1).padStart(7)} µs/req  ` +
+          `  r${round} ${rt.name.padEnd(5)} ${kind.padEnd(10)} ${fmt(row.rps).padStart(6)} req/s  app ${fmt(row.appUs, 1).padStart(7)} µs/req  ` +
             `sessiond ${fmt(row.sessiondUs, 1).padStart(6)}  dynalite ${fmt(row.ddbUs, 1).padStart(7)}  p50 ${fmt(row.p50, 2)} ms  errors ${row.errors}`
         )
       }
@@ -388,15 +410,16 @@ log = { level = "warn"; };
   out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|')
   const med = {}
   for (const rt of routes) {
-    for (const kind of ['cdb', 'sessiond']) {
+    for (const kind of STORES) {
       const rs = rows.filter((r) => r.route === rt.name && r.store === kind)
       const m = (k) => median(rs.map((r) => r[k]))
       const app = m('appUs')
-      const sd = kind === 'sessiond' ? m('sessiondUs') : NaN
-      med[`${rt.name}/${kind}`] = { rps: m('rps'), app, total: kind === 'sessiond' ? median(rs.map((r) => r.appUs + r.sessiondUs)) : app }
+      const viaDaemon = kind !== 'cdb'
+      const sd = viaDaemon ? m('sessiondUs') : NaN
+      med[`${rt.name}/${kind}`] = { rps: m('rps'), app, total: viaDaemon ? median(rs.map((r) => r.appUs + r.sessiondUs)) : app }
       out.push(
-        `| ${rt.what} | ${kind === 'cdb' ? 'connect-dynamodb' : 'connect-sessiond'} | ${fmt(m('rps'))} | ${fmt(app, 1)} | ` +
-          `${kind === 'sessiond' ? fmt(sd, 1) : '–'} | ${fmt(med[`${rt.name}/${kind}`].total, 1)} | ` +
+        `| ${rt.what} | ${storeName[kind]} | ${fmt(m('rps'))} | ${fmt(app, 1)} | ` +
+          `${viaDaemon ? fmt(sd, 1) : '–'} | ${fmt(med[`${rt.name}/${kind}`].total, 1)} | ` +
           `${ddbPid ? fmt(m('ddbUs'), 1) : '?'} | ${fmt(m('p50'), 2)} | ${fmt(m('p99'), 2)} | ${rs.reduce((s, r) => s + r.errors, 0)} |`
       )
     }
@@ -404,13 +427,17 @@ log = { level = "warn"; };
   out.push('')
   for (const rt of routes) {
     const c = med[`${rt.name}/cdb`]
-    const s = med[`${rt.name}/sessiond`]
-    out.push(
-      `- ${rt.what}: connect-sessiond ${fmt(s.rps / c.rps, 2)}× the requests/s of connect-dynamodb; ` +
-        `app CPU per request ${fmt(s.app, 1)} µs vs ${fmt(c.app, 1)} µs (${fmt(c.app / s.app, 2)}× less); ` +
-        `app + sessiond ${fmt(s.total, 1)} µs vs ${fmt(c.total, 1)} µs.`
-    )
+    for (const kind of ['sessiond', 'sessiond60']) {
+      const s = med[`${rt.name}/${kind}`]
+      out.push(
+        `- ${rt.what}, ${storeName[kind]}: ${fmt(s.rps / c.rps, 2)}× the requests/s of connect-dynamodb; ` +
+          `app CPU per request ${fmt(s.app, 1)} µs vs ${fmt(c.app, 1)} µs (${fmt(c.app / s.app, 2)}× less); ` +
+          `app + sessiond ${fmt(s.total, 1)} µs vs ${fmt(c.total, 1)} µs.`
+      )
+    }
   }
+  out.push('')
+  out.push(...(await callsPerPageView({ bin, state, ddb, token, data, routes })))
   process.stdout.write(out.join('\n') + '\n')
   const bad = rows.filter((r) => r.errors > 0)
   if (bad.length) say(`errors in ${bad.length} run(s)`)
@@ -419,6 +446,102 @@ log = { level = "warn"; };
   cleanup()
   await Promise.race([Promise.all(gone), sleep(10000)])
   process.exit(bad.length ? 1 : 0)
+}
+
+// A sessiond on its own port: { child, url }.
+async function startSessiond(bin, state, name, ddb, token, touchAfter) {
+  const port = await freePort()
+  const conf = path.join(state, `sessiond-${name}.conf`)
+  fs.writeFileSync(
+    conf,
+    `# Written by clients/node/bench/overhead.js.
+listen = { address = "127.0.0.1"; port = ${port}; threads = 0; };
+dynamodb = { endpoint = "${ddb}"; table = "${TABLE}"; create_table = true; };
+credentials = { access_key_id = "AKIDBENCHNODE"; secret_access_key = "bench-node-secret"; };
+auth = { tokens = ["${token}"]; };
+session = { touch_after = ${touchAfter}; };
+reaper = { enabled = false; };
+log = { level = "warn"; };
+`
+  )
+  const log = path.join(state, `sessiond-${name}.log`)
+  const fd = fs.openSync(log, 'w')
+  const child = spawn(bin, ['-c', conf], { stdio: ['ignore', fd, fd] })
+  fs.closeSync(fd)
+  const url = `http://127.0.0.1:${port}`
+  await waitHttp(url + '/readyz', child, `sessiond ${name}`, log)
+  return { child, url }
+}
+
+// DynamoDB calls per page view: each store's DynamoDB traffic through a
+// counting proxy of its own, PAGEVIEWS sequential page views per route over
+// sessions that were each seen once already (connect-sessiond learns the
+// cookie's ttl from its first read). No wrk runs meanwhile: the proxies
+// live in this process.
+async function callsPerPageView({ bin, state, ddb, token, data, routes }) {
+  const { startFaultProxy } = require('../../../tests/integration/lib/faultproxy')
+  const N = Number(process.env.PAGEVIEWS || 200)
+  const NS = 20
+  const READ_OPS = ['GetItem', 'Query', 'Scan']
+  const WRITE_OPS = ['PutItem', 'UpdateItem', 'DeleteItem']
+  const configs = [
+    { kind: 'cdb', name: 'connect-dynamodb' },
+    { kind: 'sessiond', name: 'connect-sessiond, touch_after = 0', touchAfter: 0 },
+    { kind: 'sessiond', name: 'connect-sessiond, touch_after = 60', touchAfter: 60 },
+  ]
+  const lines = [
+    `### DynamoDB calls per page view`,
+    '',
+    `${N} sequential page views per route and store, over ${NS} logged-in sessions each read once before; ` +
+      `every DynamoDB request counted by a proxy in front of dynalite (item operations only).`,
+    '',
+    '| route | store | GetItem | PutItem | UpdateItem | DeleteItem | reads per view | writes per view | DynamoDB calls per view |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|',
+  ]
+  for (const cfg of configs) {
+    const proxy = await startFaultProxy(ddb)
+    let daemon = null
+    let app
+    try {
+      if (cfg.kind === 'cdb') {
+        app = await startApp('cdb', state, ['--ddb', proxy.url, '--table', TABLE])
+      } else {
+        daemon = await startSessiond(bin, state, `count${cfg.touchAfter}`, proxy.url, token, cfg.touchAfter)
+        children.push(daemon.child)
+        app = await startApp('sessiond', state, ['--sessiond', daemon.url, '--token', token])
+      }
+      const cookies = []
+      for (let i = 0; i < NS; i++) cookies.push(await login(app.url, data))
+      for (const c of cookies) await (await fetch(app.url + '/read', { headers: { Cookie: c } })).text()
+      for (const rt of routes) {
+        const before = proxy.counts()
+        for (let i = 0; i < N; i++) {
+          const r = await fetch(app.url + rt.route, { method: rt.method, headers: { Cookie: cookies[i % NS] } })
+          await r.text()
+          if (r.status !== 200) throw new Error(`${cfg.name} ${rt.route}: ${r.status}`)
+        }
+        const after = proxy.counts()
+        const d = (op) => ((after[op] || 0) - (before[op] || 0)) / N
+        const reads = READ_OPS.reduce((a, op) => a + d(op), 0)
+        const writes = WRITE_OPS.reduce((a, op) => a + d(op), 0)
+        lines.push(
+          `| ${rt.what} | ${cfg.name} | ${fmt(d('GetItem'), 2)} | ${fmt(d('PutItem'), 2)} | ${fmt(d('UpdateItem'), 2)} | ` +
+            `${fmt(d('DeleteItem'), 2)} | ${fmt(reads, 2)} | ${fmt(writes, 2)} | ${fmt(reads + writes, 2)} |`
+        )
+        say(`  calls per view: ${rt.name} ${cfg.name}: reads ${fmt(reads, 2)}, writes ${fmt(writes, 2)}`)
+      }
+    } finally {
+      for (const c of [app && app.child, daemon && daemon.child]) {
+        if (c && c.exitCode === null) {
+          const gone = new Promise((r) => c.once('exit', r))
+          c.kill('SIGTERM')
+          await Promise.race([gone, sleep(5000)])
+        }
+      }
+      await proxy.close()
+    }
+  }
+  return lines
 }
 
 if (process.argv.includes('--serve')) {
