@@ -5,11 +5,16 @@
 // in its own format), and as sessiond-format items straight into the
 // ceiling's table. Runs from bench/peer so the AWS SDK resolves there.
 //   node prep.js --sessiond URL --peer URL --dynalite URL --table NAME --n N --data FILE
+// --peer and --dynalite (with --table) may be left out (bench/fleet.sh).
 'use strict'
 const fs = require('fs')
 const http = require('http')
 const path = require('path')
 const sdk = require(path.join(__dirname, 'peer', 'node_modules', '@aws-sdk', 'client-dynamodb'))
+
+function has (name) {
+  return process.argv.includes('--' + name)
+}
 
 function arg (name) {
   const i = process.argv.indexOf('--' + name)
@@ -104,8 +109,8 @@ async function ceiling (endpoint, table) {
 async function main () {
   await Promise.all([
     pool(n, 16, (i) => put(arg('sessiond'), i)),
-    pool(n, 16, (i) => put(arg('peer'), i)),
-    ceiling(arg('dynalite'), arg('table'))
+    has('peer') ? pool(n, 16, (i) => put(arg('peer'), i)) : null,
+    has('dynalite') ? ceiling(arg('dynalite'), arg('table')) : null
   ])
   agent.destroy()
 }

@@ -34,6 +34,7 @@ struct reaper_stats {
 	uint64_t scanned;       /* expired candidates seen */
 	uint64_t deleted;
 	uint64_t conflicts;     /* touched or rewritten between scan and delete: kept */
+	int64_t lease_until;    /* Unix seconds this daemon's lease runs to; 0: not held */
 };
 
 struct reaper;
@@ -60,5 +61,11 @@ void reaper_free(struct reaper *r);
 enum error_code reaper_pass(struct reaper *r, bool *skipped);
 
 void reaper_stats(struct reaper *r, struct reaper_stats *out);
+
+/* This daemon's lease identity (32 hex characters, random per process):
+ * the "owner" attribute of the lease item while it holds the lease, so an
+ * operator can tell from the table and /metrics which daemon of a fleet
+ * reaps. Borrowed; valid until reaper_free. */
+const char *reaper_owner(const struct reaper *r);
 
 #endif
