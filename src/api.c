@@ -658,6 +658,9 @@ static void api_on_slide_read(struct api_op *op, struct ddb_result *res)
 {
 	const struct conf *c = op->api->conf;
 
+	/* Judged, and the write conditioned, at the time of the answer: a
+	 * session that expired while it was being read is not extended. */
+	op->now = now_wall_s();
 	session_clear(&op->sess);
 	if (!api_has_session(res)) {
 		api_finish(op, 404, "no such session");
@@ -683,6 +686,7 @@ static void api_on_touch_read(struct api_op *op, struct ddb_result *res)
 	struct session stored = { .id = { 0 } };
 	bool live = false, readable = false;
 
+	op->now = now_wall_s(); /* as for a sliding read */
 	if (api_has_session(res)) {
 		readable = session_from_item(&res->resp.item, c->dynamodb.hash_key,
 					     c->dynamodb.prefix, &stored) == ERROR_OK;
