@@ -63,6 +63,11 @@ struct conf {
 		int64_t max_ttl;
 	} session;
 	struct {
+		char **keys; /* n_keys "id:path" strings; must precede n_keys */
+		size_t n_keys;
+		bool required;
+	} encryption;
+	struct {
 		bool enabled;
 		int64_t interval;
 		int64_t max_deletes_per_second;
