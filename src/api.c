@@ -1216,6 +1216,14 @@ static void api_metrics(void *ctx, struct http_request *req)
 		api_metric(&b, "sessiond_reaper_conflicts_total", "counter",
 			   "Sessions kept because they were touched between scan and delete.",
 			   rs.conflicts);
+		api_metric(&b, "sessiond_reaper_rekeyed_total", "counter",
+			   "Sessions rewritten under the first encryption key "
+			   "(reaper.rekey_per_second).",
+			   rs.rekeyed);
+		api_metric(&b, "sessiond_reaper_rekey_skipped_total", "counter",
+			   "Sessions under a retired key left as they were: changed meanwhile, "
+			   "or not decryptable.",
+			   rs.rekey_skipped);
 	}
 	if (!b.data || buf_error(&b) != ERROR_OK) {
 		buf_free(&b);

@@ -70,6 +70,7 @@ static const struct conf_entry conf_table[] = {
 	INT("reaper.interval", reaper.interval, 1, 604800, 600),
 	INT("reaper.max_deletes_per_second", reaper.max_deletes_per_second, 0, 1000000, 100),
 	INT("reaper.segments", reaper.segments, 1, 1000, 1),
+	INT("reaper.rekey_per_second", reaper.rekey_per_second, 0, 100000, 0),
 	{ "log.level", CONF_LEVEL, F(log.level), 0, 0, LOG_LEVEL_INFO, NULL },
 	{ "log.format", CONF_FORMAT, F(log.format), 0, 0, CONF_LOG_TEXT, NULL },
 };

@@ -377,6 +377,35 @@ enum keyring_read keyring_open_item(const struct keyring *kr, struct ddb_item *i
 	return KEYRING_READ_OPENED;
 }
 
+enum keyring_read keyring_reseal(const struct keyring *kr, const struct ddb_item *item,
+				 const char *hash_key, struct buf *out,
+				 struct keyring_read_info *info)
+{
+	struct ddb_item copy = { 0 };
+	const struct ddb_attr *sess = ddb_item_get(item, "sess");
+	enum keyring_read rd = KEYRING_READ_NONE;
+
+	memset(info, 0, sizeof(*info));
+	info->why = "";
+	if (!kr || !kr->n || !sess || sess->type != DDB_TYPE_S ||
+	    !seal_is_sealed(sess->value, sess->value_len))
+		return KEYRING_READ_NONE;
+	if (ddb_item_copy(&copy, item) != ERROR_OK)
+		return KEYRING_READ_NOMEM;
+	rd = keyring_open_item(kr, &copy, hash_key, info);
+	if (rd == KEYRING_READ_OPENED && info->key_index == 0)
+		rd = KEYRING_READ_NONE;
+	if (rd == KEYRING_READ_OPENED) {
+		if (keyring_seal_item(kr, &copy, hash_key) != ERROR_OK)
+			rd = KEYRING_READ_NOMEM;
+		else if (buf_append(out, ddb_item_get(&copy, "sess")->value,
+				    ddb_item_get(&copy, "sess")->value_len) != ERROR_OK)
+			rd = KEYRING_READ_NOMEM;
+	}
+	ddb_item_clear(&copy);
+	return rd;
+}
+
 void keyring_log_hash(const char *text, size_t len, char out[17])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];

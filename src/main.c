@@ -228,7 +228,8 @@ static struct ddb_client *start_ddb(const struct conf *conf, struct creds *creds
 	return ddb;
 }
 
-static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *ddb)
+static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *ddb,
+				   struct keyring_holder *keys)
 {
 	struct reaper_config rc = {
 		.table = conf->dynamodb.table,
@@ -237,6 +238,8 @@ static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *d
 		.interval = conf->reaper.interval,
 		.max_deletes_per_second = conf->reaper.max_deletes_per_second,
 		.segments = conf->reaper.segments,
+		.keys = keys,
+		.rekey_per_second = conf->reaper.rekey_per_second,
 	};
 	struct reaper *r = reaper_new(&rc, ddb);
 
@@ -326,9 +329,9 @@ static int serve(const char *path, const struct conf *conf)
 		fprintf(stderr, "sessiond: %s\n", why);
 		goto out;
 	}
-	if (conf->reaper.enabled && !(reaper = start_reaper(conf, ddb)))
-		goto out;
 	if (!(keys = keyring_holder_new()) || !apply_keys(keys, conf))
+		goto out;
+	if (conf->reaper.enabled && !(reaper = start_reaper(conf, ddb, keys)))
 		goto out;
 	if (!(api = api_new(conf, ddb)))
 		goto out;

@@ -72,6 +72,7 @@ struct conf {
 		int64_t interval;
 		int64_t max_deletes_per_second;
 		int64_t segments;
+		int64_t rekey_per_second;
 	} reaper;
 	struct {
 		enum log_level level;

@@ -83,6 +83,15 @@ struct keyring_read_info {
 enum keyring_read keyring_open_item(const struct keyring *kr, struct ddb_item *item,
 				    const char *hash_key, struct keyring_read_info *info);
 
+/* For the reaper's rewrite pass: when the sess of item is sealed under a
+ * key of kr other than the first, appends it sealed anew under the first
+ * key to out and returns KEYRING_READ_OPENED. NONE when there is nothing
+ * to rewrite (no sess, plain, or already under the first key), FAILED
+ * (info filled) when it does not open. item is not changed. */
+enum keyring_read keyring_reseal(const struct keyring *kr, const struct ddb_item *item,
+				 const char *hash_key, struct buf *out,
+				 struct keyring_read_info *info);
+
 /* The first 16 hex digits of SHA-256 of text, for log lines that must
  * name a session without giving its id (a bearer secret) away. */
 void keyring_log_hash(const char *text, size_t len, char out[17]);

@@ -354,3 +354,45 @@ describe('key files at start-up', () => {
     }
   })
 })
+
+describe('reaper.rekey_per_second', () => {
+  it('rewrites live sessions still under a retired key, keeping data and version', { timeout: 60000 }, async () => {
+    const r1 = keyFile('rekey-k1.key')
+    const r2 = keyFile('rekey-k2.key')
+    const d = await startDaemon({
+      encryption: { keys: [`k1:${r1}`] },
+      reaper: { enabled: true, interval: 1, rekey_per_second: 50 },
+    })
+    try {
+      const ids = []
+      for (let i = 0; i < 5; i++) {
+        const r = await call(d, 'POST', '/v1/sessions', { data: { i } })
+        assert.equal(r.status, 201)
+        ids.push(r.json.id)
+      }
+      assert.equal((await call(d, 'PATCH', `/v1/sessions/${ids[0]}`, { i: 0, patched: true })).status, 200)
+      // An item under a key nobody has is left alone (and counted).
+      const lost = await stored(d, ids[4])
+      await ddb.putItem(d.table, { ...lost, sess: { S: lost.sess.S.replace(':k1:', ':k0:') } })
+      rewriteKeys(d, [`k2:${r2}`, `k1:${r1}`])
+      await hup(d, /encryption: 2 key\(s\), the first encrypts: k2:/)
+      await until(async () => {
+        for (const id of ids.slice(0, 4)) if ((await stored(d, id)).sess.S.match(SEALED)[1] !== 'k2') return false
+        return true
+      }, 30000)
+      for (const [n, id] of ids.slice(0, 4).entries()) {
+        const g = await call(d, 'GET', `/v1/sessions/${id}`)
+        assert.equal(g.status, 200)
+        assert.equal(g.json.data.i, n)
+        assert.equal(g.json.version, n === 0 ? 2 : 1, 'a rewrite is not a new version')
+      }
+      assert.equal((await stored(d, ids[4])).sess.S.match(SEALED)[1], 'k0')
+      const m = await metrics(d)
+      assert.match(m, /^sessiond_reaper_rekeyed_total [4-9]$/m)
+      assert.match(m, /^sessiond_reaper_rekey_skipped_total [1-9]\d*$/m)
+      assert.match(d.stderr(), /reaper: rewrote \d+ session\(s\) under key id "k2"/)
+    } finally {
+      assert.equal(await d.stop(), 0)
+    }
+  })
+})
