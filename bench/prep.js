@@ -4,7 +4,9 @@
 // places: through sessiond's PUT, through the peer's PUT (so each stores them
 // in its own format), and as sessiond-format items straight into the
 // ceiling's table. Runs from bench/peer so the AWS SDK resolves there.
+// With --sessiond-enc URL, also through the daemon that encrypts at rest.
 //   node prep.js --sessiond URL --peer URL --dynalite URL --table NAME --n N --data FILE
+//                [--sessiond-enc URL]
 'use strict'
 const fs = require('fs')
 const http = require('http')
@@ -105,6 +107,7 @@ async function main () {
   await Promise.all([
     pool(n, 16, (i) => put(arg('sessiond'), i)),
     pool(n, 16, (i) => put(arg('peer'), i)),
+    process.argv.includes('--sessiond-enc') ? pool(n, 16, (i) => put(arg('sessiond-enc'), i)) : null,
     ceiling(arg('dynalite'), arg('table'))
   ])
   agent.destroy()
