@@ -45,6 +45,9 @@ static const char *const keyring_failure_label[FAIL_COUNT] = { "malformed", "unk
 struct keyring_holder {
 	pthread_mutex_t lock; /* guards cur */
 	struct keyring *cur;
+	/* Whether cur holds a key: read without the lock, so requests pay
+	 * nothing for encryption while it is off. */
+	_Atomic bool on;
 	struct keyring_counter counters[KEYRING_COUNTERS];
 	_Atomic size_t n_counters; /* entries below it are complete */
 	_Atomic uint64_t plain_reads;
@@ -443,6 +446,7 @@ void keyring_holder_set(struct keyring_holder *h, struct keyring *kr)
 	pthread_mutex_lock(&h->lock);
 	old = h->cur;
 	h->cur = kr;
+	atomic_store(&h->on, kr && kr->n);
 	pthread_mutex_unlock(&h->lock);
 	keyring_unref(old);
 }
@@ -451,7 +455,7 @@ struct keyring *keyring_holder_get(struct keyring_holder *h)
 {
 	struct keyring *kr = NULL;
 
-	if (!h)
+	if (!h || !atomic_load_explicit(&h->on, memory_order_relaxed))
 		return NULL;
 	pthread_mutex_lock(&h->lock);
 	if (h->cur && h->cur->n) {
