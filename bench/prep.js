@@ -7,11 +7,16 @@
 // With --sessiond-enc URL, also through the daemon that encrypts at rest.
 //   node prep.js --sessiond URL --peer URL --dynalite URL --table NAME --n N --data FILE
 //                [--sessiond-enc URL]
+// --peer and --dynalite (with --table) may be left out (bench/fleet.sh).
 'use strict'
 const fs = require('fs')
 const http = require('http')
 const path = require('path')
 const sdk = require(path.join(__dirname, 'peer', 'node_modules', '@aws-sdk', 'client-dynamodb'))
+
+function has (name) {
+  return process.argv.includes('--' + name)
+}
 
 function arg (name) {
   const i = process.argv.indexOf('--' + name)
@@ -106,9 +111,9 @@ async function ceiling (endpoint, table) {
 async function main () {
   await Promise.all([
     pool(n, 16, (i) => put(arg('sessiond'), i)),
-    pool(n, 16, (i) => put(arg('peer'), i)),
-    process.argv.includes('--sessiond-enc') ? pool(n, 16, (i) => put(arg('sessiond-enc'), i)) : null,
-    ceiling(arg('dynalite'), arg('table'))
+    has('peer') ? pool(n, 16, (i) => put(arg('peer'), i)) : null,
+    has('sessiond-enc') ? pool(n, 16, (i) => put(arg('sessiond-enc'), i)) : null,
+    has('dynalite') ? ceiling(arg('dynalite'), arg('table')) : null
   ])
   agent.destroy()
 }

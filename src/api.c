@@ -1224,6 +1224,19 @@ static void api_metrics(void *ctx, struct http_request *req)
 			   "Sessions under a retired key left as they were: changed meanwhile, "
 			   "or not decryptable.",
 			   rs.rekey_skipped);
+		api_metric(&b, "sessiond_reaper_lease_held", "gauge",
+			   "1 while this daemon holds the fleet's reaper lease.",
+			   rs.lease_until ? 1 : 0);
+		api_metric(&b, "sessiond_reaper_lease_expiry_timestamp_seconds", "gauge",
+			   "When this daemon's reaper lease runs out (0: not held).",
+			   (uint64_t)rs.lease_until);
+		{
+			char labels[64];
+			metrics_family(&b, "sessiond_reaper_info", "gauge",
+				       "This daemon's reaper lease identity (the lease item's owner).");
+			snprintf(labels, sizeof(labels), "owner=\"%s\"", reaper_owner(api->reaper));
+			metrics_sample(&b, "sessiond_reaper_info", labels, 1);
+		}
 	}
 	if (!b.data || buf_error(&b) != ERROR_OK) {
 		buf_free(&b);

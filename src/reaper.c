@@ -141,13 +141,16 @@ static enum error_code reaper_call(struct reaper *r, const struct ddb_request *r
 
 /* ---- the lease ---------------------------------------------------------- */
 
-/* The lease lasts two intervals, so the owner's next pass renews it before
- * it lapses even when passes run late, and a crashed owner's lease frees
- * the fleet within two intervals. A long pass renews it as it goes
- * (reaper_keep_lease), so two passes never overlap. */
+/* The lease lasts one interval and its holder renews it every half
+ * interval, between passes too (reaper_main) and while a long pass runs
+ * (reaper_keep_lease), so two passes never overlap, and a crashed holder's
+ * lease frees the fleet within an interval: another daemon reaps within two
+ * intervals of the crash. The term is in whole seconds of wall-clock time,
+ * compared with strict "<", so hosts of a fleet need clocks in sync (NTP)
+ * to well under an interval. */
 static int64_t reaper_lease_seconds(const struct reaper *r)
 {
-	return 2 * r->interval;
+	return r->interval;
 }
 
 /* Takes or renews the fleet lease. *held_elsewhere when another daemon
@@ -184,6 +187,12 @@ static enum error_code reaper_take_lease(struct reaper *r, bool *held_elsewhere)
 	} else if (rc == ERROR_OK) {
 		pthread_mutex_lock(&r->lock);
 		r->lease_taken_ms = now_mono_ms();
+		r->stats.lease_until = now + reaper_lease_seconds(r);
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (*held_elsewhere) {
+		pthread_mutex_lock(&r->lock);
+		r->stats.lease_until = 0;
 		pthread_mutex_unlock(&r->lock);
 	}
 	ddb_result_clear(&res);
@@ -308,8 +317,10 @@ struct reaper_segment {
 	pthread_t thread;
 };
 
-/* Deletes the expired sessions of one scanned page. */
-static void reaper_page(struct reaper *r, const struct ddb_response *page, int64_t now)
+/* Deletes the expired sessions of one scanned page. Rate-limited deletes
+ * can take longer than the lease, so the lease is renewed as they go;
+ * false when it was lost (the pass must end: another daemon may start). */
+static bool reaper_page(struct reaper *r, const struct ddb_response *page, int64_t now)
 {
 	size_t plen = strlen(r->prefix);
 
@@ -321,11 +332,14 @@ static void reaper_page(struct reaper *r, const struct ddb_response *page, int64
 		 * engine returned. */
 		if (!key || key->type != DDB_TYPE_S || strncmp(key->value, r->prefix, plen) != 0)
 			continue;
+		if (!reaper_keep_lease(r))
+			return false;
 		pthread_mutex_lock(&r->lock);
 		r->stats.scanned++;
 		pthread_mutex_unlock(&r->lock);
 		reaper_delete(r, key, now);
 	}
+	return true;
 }
 
 static void *reaper_segment_main(void *arg)
@@ -367,7 +381,7 @@ static void *reaper_segment_main(void *arg)
 		}
 		if (r->after_page)
 			r->after_page(r->after_page_arg);
-		if (!reaper_keep_lease(r)) {
+		if (!reaper_keep_lease(r) || !reaper_page(r, &res.resp, s->now)) {
 			log_warn("reaper: lost the lease during a pass; ending it");
 			pthread_mutex_lock(&r->lock);
 			r->pass_failed = true;
@@ -375,7 +389,6 @@ static void *reaper_segment_main(void *arg)
 			ddb_result_clear(&res);
 			break;
 		}
-		reaper_page(r, &res.resp, s->now);
 		more = res.resp.has_last_key &&
 		       ddb_item_copy(&start, &res.resp.last_key) == ERROR_OK;
 		ddb_result_clear(&res);
@@ -516,7 +529,8 @@ static void reaper_rekey_pass(struct reaper *r)
 			if (!key || key->type != DDB_TYPE_S ||
 			    strncmp(key->value, r->prefix, strlen(r->prefix)) != 0)
 				continue;
-			more = reaper_pace(r, next_ms);
+			/* A slow pass renews the lease as it goes, as deletes do. */
+			more = reaper_pace(r, next_ms) && reaper_keep_lease(r);
 			next_ms = now_mono_ms() + gap_ms;
 			if (more)
 				reaper_rekey_item(r, kr, &res.resp.items[i]);
@@ -543,7 +557,7 @@ enum error_code reaper_pass(struct reaper *r, bool *skipped)
 	struct reaper_segment *segs = NULL;
 	struct reaper_stats before;
 	int64_t started = now_mono_ms(), n_started = 0;
-	bool elsewhere = false, failed;
+	bool elsewhere = false, failed, kept;
 	enum error_code rc;
 
 	*skipped = false;
@@ -582,8 +596,15 @@ enum error_code reaper_pass(struct reaper *r, bool *skipped)
 
 	/* The pass ends when its deletes have (or a stop). */
 	pthread_mutex_lock(&r->lock);
-	while (r->inflight > 0 && !r->stopping)
+	while (r->inflight > 0 && !r->stopping) {
 		reaper_sleep_locked(r, REAPER_WAIT_SLICE_MS);
+		/* Deletes still draining hold the pass open: keep the lease. */
+		pthread_mutex_unlock(&r->lock);
+		kept = reaper_keep_lease(r);
+		pthread_mutex_lock(&r->lock);
+		if (!kept)
+			r->pass_failed = true;
+	}
 	failed = r->pass_failed || n_started < r->segments;
 	if (failed)
 		r->stats.failed_passes++;
@@ -620,11 +641,24 @@ static void *reaper_main(void *arg)
 	bool skipped;
 
 	pthread_setname_np(pthread_self(), "reaper");
+	log_info("reaper: every %" PRId64 " s, lease identity %s", r->interval, r->owner);
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
 		int64_t now = now_mono_ms();
+		int64_t renew = r->stats.lease_until
+					? r->lease_taken_ms + reaper_lease_seconds(r) * 1000 / 2 + 1
+					: INT64_MAX;
+
+		if (now >= renew) {
+			/* Between passes the holder keeps the lease, so no
+			 * other daemon's attempt lands in a gap. */
+			pthread_mutex_unlock(&r->lock);
+			reaper_keep_lease(r);
+			pthread_mutex_lock(&r->lock);
+			continue;
+		}
 		if (now < due) {
-			reaper_sleep_locked(r, due - now);
+			reaper_sleep_locked(r, (due < renew ? due : renew) - now);
 			continue;
 		}
 		pthread_mutex_unlock(&r->lock);
@@ -715,4 +749,12 @@ void reaper_stats(struct reaper *r, struct reaper_stats *out)
 	pthread_mutex_lock(&r->lock);
 	*out = r->stats;
 	pthread_mutex_unlock(&r->lock);
+	/* A lease that ran out (a stopped pass, a slow table) is not held. */
+	if (out->lease_until && out->lease_until <= now_wall_s())
+		out->lease_until = 0;
+}
+
+const char *reaper_owner(const struct reaper *r)
+{
+	return r->owner;
 }

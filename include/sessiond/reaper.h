@@ -43,6 +43,7 @@ struct reaper_stats {
 	uint64_t conflicts;     /* touched or rewritten between scan and delete: kept */
 	uint64_t rekeyed;       /* sessions rewritten under the first key */
 	uint64_t rekey_skipped; /* changed meanwhile, or not decryptable: left as they are */
+	int64_t lease_until;    /* Unix seconds this daemon's lease runs to; 0: not held */
 };
 
 struct reaper;
@@ -69,5 +70,11 @@ void reaper_free(struct reaper *r);
 enum error_code reaper_pass(struct reaper *r, bool *skipped);
 
 void reaper_stats(struct reaper *r, struct reaper_stats *out);
+
+/* This daemon's lease identity (32 hex characters, random per process):
+ * the "owner" attribute of the lease item while it holds the lease, so an
+ * operator can tell from the table and /metrics which daemon of a fleet
+ * reaps. Borrowed; valid until reaper_free. */
+const char *reaper_owner(const struct reaper *r);
 
 #endif
