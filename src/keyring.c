@@ -485,8 +485,8 @@ void keyring_holder_write_metrics(struct keyring_holder *h, struct buf *b)
 	keyring_unref(kr);
 	n = atomic_load(&h->n_counters);
 	metrics_family(b, "sessiond_encryption_reads_total", "counter",
-		       "Sealed sessions read, by the key that opened them: a key no longer "
-		       "read is no longer needed.");
+		       "Sealed sessions opened (reads, and the items writes return), by the "
+		       "key that opened them: a key no longer counted is no longer needed.");
 	for (size_t i = 0; i < n; i++) {
 		snprintf(labels, sizeof(labels), "key=\"%s\"", h->counters[i].id);
 		metrics_sample(b, "sessiond_encryption_reads_total", labels,

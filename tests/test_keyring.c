@@ -238,13 +238,18 @@ START_TEST(rotation_reads_old_and_new)
 	struct keyring_read_info info;
 	struct ddb_item item;
 
-	/* Not the same key bytes as before: two_keys puts HEX1 first. The
-	 * point here is the ids: written by "k2 first", read by "k1, k2". */
-	(void)old;
+	/* two_keys gives the first id HEX1 and the second HEX2, so "next"
+	 * (k2 first) writes under id k2; "both" (k1, k2) names other bytes k2
+	 * and must refuse that, "old" (k1 only) does not know k2 at all. */
 	item_make(&item, "sess:r", "{}");
 	ck_assert_int_eq(keyring_seal_item(next, &item, "id"), ERROR_OK);
 	ck_assert(strncmp(ddb_item_get(&item, "sess")->value, "sessiond:enc:1:k2:", 18) == 0);
 	ck_assert_int_eq(keyring_open_item(next, &item, "id", &info), KEYRING_READ_OPENED);
+	ddb_item_clear(&item);
+	item_make(&item, "sess:r", "{}");
+	ck_assert_int_eq(keyring_seal_item(next, &item, "id"), ERROR_OK);
+	ck_assert_int_eq(keyring_open_item(both, &item, "id", &info), KEYRING_READ_FAILED);
+	ck_assert_str_eq(info.key_id, "k2");
 	ddb_item_clear(&item);
 	item_make(&item, "sess:r", "{}");
 	ck_assert_int_eq(keyring_seal_item(both, &item, "id"), ERROR_OK);
