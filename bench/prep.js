@@ -4,7 +4,9 @@
 // places: through sessiond's PUT, through the peer's PUT (so each stores them
 // in its own format), and as sessiond-format items straight into the
 // ceiling's table. Runs from bench/peer so the AWS SDK resolves there.
+// With --sessiond-enc URL, also through the daemon that encrypts at rest.
 //   node prep.js --sessiond URL --peer URL --dynalite URL --table NAME --n N --data FILE
+//                [--sessiond-enc URL]
 // --peer and --dynalite (with --table) may be left out (bench/fleet.sh).
 'use strict'
 const fs = require('fs')
@@ -110,6 +112,7 @@ async function main () {
   await Promise.all([
     pool(n, 16, (i) => put(arg('sessiond'), i)),
     has('peer') ? pool(n, 16, (i) => put(arg('peer'), i)) : null,
+    has('sessiond-enc') ? pool(n, 16, (i) => put(arg('sessiond-enc'), i)) : null,
     has('dynalite') ? ceiling(arg('dynalite'), arg('table')) : null
   ])
   agent.destroy()

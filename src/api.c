@@ -28,6 +28,9 @@
 #define API_JSON "application/json; charset=utf-8"
 
 #define API_PATCH_BUCKETS 256
+#define API_PATCH_CONTENDED_MS 1000 /* a conflict marks a session hot for this long */
+#define API_PATCH_PACE_MS 8         /* until a round trip was measured */
+#define API_PATCH_PACE_MAX_MS 64
 
 /* PATCHes of one session in flight in this daemon, and those waiting for
  * them: read-merge-write rounds of the same session run one at a time, so
@@ -37,6 +40,10 @@ struct api_patch_slot {
 	struct api_patch_slot *next; /* in its bucket */
 	char *key;                   /* prefix + id */
 	struct api_op *waiting_head, *waiting_tail;
+	/* Fairness between daemons (api_patch_delay). */
+	int64_t contended_until_ms;  /* another daemon writes this session too */
+	int64_t last_version;        /* what our last PATCH of it wrote; 0: none */
+	long pace_ms;                /* about two read-write rounds; 0: unmeasured */
 };
 
 struct api {
@@ -47,6 +54,7 @@ struct api {
 	_Atomic(struct http_server *) http;
 	struct reaper *reaper;
 	struct creds *creds;
+	struct keyring_holder *keys; /* encryption at rest; NULL: off */
 	/* /readyz: the last DescribeTable outcome, shared by all workers. */
 	pthread_mutex_t ready_lock;
 	int64_t ready_at_ms;
@@ -98,6 +106,9 @@ struct api_op {
 	bool no_replay;         /* the next write must not be resent blindly */
 	int64_t blind_rounds;   /* replace writes that failed unseen and were re-checked */
 	bool holds_patch_slot;  /* this PATCH runs; others of its session wait */
+	int64_t round_ms;       /* PATCH: when its current read was sent */
+	struct keyring *kr;     /* the keys in force when the request began;
+	                           NULL: encryption is off */
 	struct api_op *next_waiting;
 	int64_t want_expires;   /* a touch's target expiry */
 	bool reread;            /* a touch's eventually consistent read missed:
@@ -105,6 +116,8 @@ struct api_op {
 };
 
 static void api_patch_release(struct api_op *op);
+static long api_patch_delay(struct api_op *op, bool conflict);
+static void api_patch_settled(struct api_op *op, int64_t written);
 
 static void api_op_free(struct api_op *op)
 {
@@ -115,6 +128,7 @@ static void api_op_free(struct api_op *op)
 	free(op->key);
 	session_clear(&op->sess);
 	json_decref(op->patch);
+	keyring_unref(op->kr);
 	free(op);
 }
 
@@ -139,6 +153,7 @@ static struct api_op *api_op_new(struct api *api, struct http_request *req, enum
 	}
 	op->key = buf_steal(&key);
 	snprintf(op->sess.id, sizeof(op->sess.id), "%s", http_request_id(req));
+	op->kr = keyring_holder_get(api->keys);
 	return op;
 }
 
@@ -277,31 +292,69 @@ static void api_send_get(struct api_op *op, bool consistent, long delay_ms)
 	ddb_item_clear(&key);
 }
 
+/* The item of op->sess as stored: with encryption on, sess sealed under
+ * the first key of the request's keyring. */
+static enum error_code api_session_item(const struct api_op *op, struct ddb_item *item)
+{
+	const struct conf *c = op->api->conf;
+	enum error_code rc = session_to_item(&op->sess, c->dynamodb.hash_key, c->dynamodb.prefix,
+					     item);
+
+	if (rc == ERROR_OK && op->kr)
+		rc = keyring_seal_item(op->kr, item, c->dynamodb.hash_key);
+	return rc;
+}
+
 /* Writes op->sess whole with PutItem under condition (which may name #k
- * and #e, and use :now). */
+ * and #e, and use :now). Under encryption.required an item whose sess is
+ * plain (or missing) counts as absent, so it may be overwritten too. */
 static void api_send_put(struct api_op *op, const char *condition)
 {
 	const struct conf *c = op->api->conf;
 	struct ddb_item item = { 0 }, values = { 0 };
-	struct ddb_name names[] = { { "#k", c->dynamodb.hash_key }, { "#e", "expires" } };
+	struct ddb_name names[3];
+	bool required = keyring_required(op->kr);
+	enum error_code rc = ERROR_OK;
+	struct buf cond;
+	size_t n = 0;
+
+	buf_init(&cond, 0);
+	if (required)
+		buf_printf(&cond, "(%s) OR NOT begins_with(#s, :enc)", condition);
+	else
+		buf_append_str(&cond, condition);
+	if (buf_error(&cond) != ERROR_OK || !cond.data) {
+		api_finish(op, 500, "out of memory");
+		goto out;
+	}
+	/* DynamoDB refuses names and values the expression does not use. */
+	names[n++] = (struct ddb_name){ "#k", c->dynamodb.hash_key };
+	if (strstr(cond.data, "#e"))
+		names[n++] = (struct ddb_name){ "#e", "expires" };
+	if (required) {
+		names[n++] = (struct ddb_name){ "#s", "sess" };
+		rc = ddb_item_add_s(&values, ":enc", SEAL_PREFIX, SEAL_PREFIX_LEN);
+	}
+	if (rc == ERROR_OK && strstr(cond.data, ":now"))
+		rc = ddb_item_add_n_i64(&values, ":now", op->now);
+	if (rc == ERROR_OK)
+		rc = api_session_item(op, &item);
+	if (rc != ERROR_OK) {
+		api_finish(op, 500, error_str(rc));
+		goto out;
+	}
 	struct ddb_request r = {
 		.op = DDB_OP_PUT_ITEM,
 		.table = c->dynamodb.table,
 		.item = &item,
-		.condition = condition,
+		.condition = cond.data,
 		.names = names,
-		.n_names = strstr(condition, "#e") ? 2 : 1,
-		.values = strstr(condition, ":now") ? &values : NULL,
+		.n_names = n,
+		.values = values.n ? &values : NULL,
 	};
-
-	if (session_to_item(&op->sess, c->dynamodb.hash_key, c->dynamodb.prefix, &item) !=
-		    ERROR_OK ||
-	    ddb_item_add_n_i64(&values, ":now", op->now) != ERROR_OK) {
-		api_finish(op, 500, "out of memory");
-		goto out;
-	}
 	api_send(op, &r, 0);
 out:
+	buf_free(&cond);
 	ddb_item_clear(&item);
 	ddb_item_clear(&values);
 }
@@ -337,21 +390,21 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 	struct buf update, condition;
 	size_t n = 0;
 	bool ok = true, need_v = (what & (API_BUMP_VERSION | API_SET_VERSION)) || extra_condition;
+	bool required = keyring_required(op->kr);
 
 	buf_init(&update, 0);
 	buf_init(&condition, 0);
 	names[n++] = (struct ddb_name){ "#k", c->dynamodb.hash_key };
 	names[n++] = (struct ddb_name){ "#e", "expires" };
-	if (what & API_SET_DATA) {
-		names[n++] = (struct ddb_name){ "#s", "sess" };
+	if (what & API_SET_DATA)
 		names[n++] = (struct ddb_name){ "#t", "type" };
-	}
+	if ((what & API_SET_DATA) || required)
+		names[n++] = (struct ddb_name){ "#s", "sess" };
 	if (need_v)
 		names[n++] = (struct ddb_name){ "#v", "version" };
-	ok = session_to_item(&op->sess, c->dynamodb.hash_key, c->dynamodb.prefix, &item) ==
-		     ERROR_OK &&
-	     api_key_item(op, &key) == ERROR_OK &&
-	     ddb_item_add_n_i64(&values, ":now", op->now) == ERROR_OK;
+	ok = api_session_item(op, &item) == ERROR_OK && api_key_item(op, &key) == ERROR_OK &&
+	     ddb_item_add_n_i64(&values, ":now", op->now) == ERROR_OK &&
+	     (!required || ddb_item_add_s(&values, ":enc", SEAL_PREFIX, SEAL_PREFIX_LEN) == ERROR_OK);
 	buf_append_str(&update, "SET ");
 	if (ok && (what & API_SET_DATA)) {
 		ok = api_value_from(&values, ":s", &item, "sess") == ERROR_OK &&
@@ -374,6 +427,9 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 	if (update.len >= 2)
 		buf_truncate(&update, update.len - 2); /* the last ", " */
 	buf_append_str(&condition, "attribute_exists(#k) AND #e > :now");
+	/* Under encryption.required a plain sess counts as absent. */
+	if (required)
+		buf_append_str(&condition, " AND begins_with(#s, :enc)");
 	if (ok && extra_condition) {
 		buf_printf(&condition, " AND (%s)", extra_condition);
 		if (strstr(extra_condition, ":old"))
@@ -439,7 +495,7 @@ static bool api_take_item(struct api_op *op, const struct ddb_result *res)
 static bool api_item_fits(const struct api_op *op)
 {
 	char *text = op->sess.data ? json_dumps(op->sess.data, JSON_COMPACT) : NULL;
-	size_t size = text ? strlen(text) : 0;
+	size_t size = keyring_sealed_len(op->kr, text ? strlen(text) : 0);
 
 	free(text);
 	return size + strlen(op->key) + API_ITEM_OVERHEAD <= API_ITEM_MAX;
@@ -477,7 +533,10 @@ static void api_retry(struct api_op *op, enum api_step step)
 	delay = 1 + (long)(r % (2u << (op->tries < 5 ? op->tries : 5)));
 	op->step = step;
 	if (step == STEP_PATCH_READ) {
+		if (op->holds_patch_slot)
+			delay = api_patch_delay(op, true);
 		op->now = now_wall_s();
+		op->round_ms = now_mono_ms();
 		api_send_get(op, true, delay);
 	} else {
 		op->step = STEP_PUT_REPLACE;
@@ -617,8 +676,10 @@ static void api_on_verify(struct api_op *op, struct ddb_result *res)
 								"match If-Match");
 		return;
 	case STEP_PATCH_WRITE:
-		if (ours)
+		if (ours) {
+			api_patch_settled(op, 0);
 			api_done_session(op, 200);
+		}
 		else
 			api_retry(op, STEP_PATCH_READ);
 		return;
@@ -718,6 +779,35 @@ static void api_on_touch_read(struct api_op *op, struct ddb_result *res)
 	api_op_free(op);
 }
 
+/* Opens the sealed sess of an item read or returned, in place, before any
+ * step looks at it; a plain one under encryption.required is dropped, so
+ * the item counts as absent. false when op was answered: an item that does
+ * not decrypt is 500 for this request, whatever the step (a PATCH so never
+ * writes over it), with a log line that names the key id and a hash of the
+ * session id, never the data. */
+static bool api_open_item(struct api_op *op, struct ddb_result *res)
+{
+	struct keyring_read_info info;
+	char hash[17];
+
+	switch (keyring_open_item(op->kr, &res->resp.item, op->api->conf->dynamodb.hash_key,
+				  &info)) {
+	case KEYRING_READ_FAILED:
+		keyring_log_hash(op->key + strlen(op->api->conf->dynamodb.prefix),
+				 strlen(op->key) - strlen(op->api->conf->dynamodb.prefix), hash);
+		log_error("request rid=%s: session sha256:%s, key id \"%s\": the stored session "
+			  "does not decrypt: %s",
+			  http_request_rid(op->req), hash, info.key_id, info.why);
+		api_finish(op, 500, "the stored session cannot be decrypted");
+		return false;
+	case KEYRING_READ_NOMEM:
+		api_finish(op, 500, "out of memory");
+		return false;
+	default:
+		return true;
+	}
+}
+
 /* A DynamoDB call of op finished: the next step, or the answer. */
 static void api_on_ddb(void *arg, struct ddb_result *res)
 {
@@ -725,6 +815,8 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 	bool cond = res->rc == ERROR_CONDITION;
 
 	http_request_add_attempts(op->req, res->attempts);
+	if (op->kr && res->rc == ERROR_OK && res->resp.has_item && !api_open_item(op, res))
+		return;
 	if (op->step == STEP_PUT_REPLACE && res->maybe_applied &&
 	    (res->rc == ERROR_UNAVAILABLE || res->rc == ERROR_IO)) {
 		op->verified_step = STEP_PUT_REPLACE;
@@ -798,12 +890,14 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 		api_on_patch_read(op, res);
 		return;
 	case STEP_PATCH_WRITE:
-		if (cond)
+		if (cond) {
 			api_retry(op, STEP_PATCH_READ);
-		else if (!api_take_item(op, res))
+		} else if (!api_take_item(op, res)) {
 			api_finish(op, 500, "the stored session cannot be read");
-		else
+		} else {
+			api_patch_settled(op, op->sess.version);
 			api_done_session(op, 200);
+		}
 		return;
 	case STEP_TOUCH:
 		if (cond || !api_take_item(op, res)) {
@@ -1061,8 +1155,78 @@ static void api_patch_release(struct api_op *op)
 	pthread_mutex_unlock(&api->patch_lock);
 	if (next) {
 		next->now = now_wall_s();
-		api_send_get(next, true, 0);
+		next->round_ms = now_mono_ms();
+		api_send_get(next, true, api_patch_delay(next, false));
 	}
+}
+
+/* Fairness between daemons. Within a daemon the PATCHes of a session
+ * queue; across daemons they race, and the daemon whose PATCH just won
+ * starts its next one at once, ahead of the losers' backoff: under a steady
+ * stream one daemon could win every round while another loses eight in a
+ * row (409). So once a session is seen contended (a conflict here, or a
+ * version that moved under us between two of our PATCHes), a fresh PATCH
+ * of it waits half to one pace before its read, and a retry waits less the
+ * more it has lost, so the oldest loser of the fleet tends to go first.
+ * The delay in milliseconds for op's next read; takes the patch lock. */
+static long api_patch_delay(struct api_op *op, bool conflict)
+{
+	struct api *api = op->api;
+	struct api_patch_slot *slot;
+	int64_t now = now_mono_ms();
+	long pace = API_PATCH_PACE_MS, delay = 0;
+	bool contended = false;
+	uint16_t r = 0;
+
+	pthread_mutex_lock(&api->patch_lock);
+	for (slot = api->patch_slots[api_patch_bucket(op->key)];
+	     slot && strcmp(slot->key, op->key) != 0; slot = slot->next)
+		;
+	if (slot) {
+		if (conflict)
+			slot->contended_until_ms = now + API_PATCH_CONTENDED_MS;
+		contended = now < slot->contended_until_ms;
+		if (slot->pace_ms)
+			pace = slot->pace_ms;
+	}
+	pthread_mutex_unlock(&api->patch_lock);
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint16_t)now;
+	if (conflict)
+		delay = (long)(r % (unsigned long)((pace >> (op->tries < 6 ? op->tries : 6)) + 1));
+	else if (contended)
+		delay = pace / 2 + (long)(r % (unsigned long)(pace / 2 + 1));
+	return delay;
+}
+
+/* op's write landed: measure the round it took, and notice another
+ * daemon's write between our last one and this (written: the version we
+ * wrote, 0 when unknown). */
+static void api_patch_settled(struct api_op *op, int64_t written)
+{
+	struct api *api = op->api;
+	struct api_patch_slot *slot;
+	int64_t now = now_mono_ms();
+	long pace = (long)(2 * (now - op->round_ms));
+
+	if (!op->holds_patch_slot)
+		return;
+	if (pace < 1)
+		pace = 1;
+	if (pace > API_PATCH_PACE_MAX_MS)
+		pace = API_PATCH_PACE_MAX_MS;
+	pthread_mutex_lock(&api->patch_lock);
+	for (slot = api->patch_slots[api_patch_bucket(op->key)];
+	     slot && strcmp(slot->key, op->key) != 0; slot = slot->next)
+		;
+	if (slot) {
+		slot->pace_ms = slot->pace_ms ? (3 * slot->pace_ms + pace) / 4 : pace;
+		if (written && slot->last_version && written - 1 != slot->last_version)
+			slot->contended_until_ms = now + API_PATCH_CONTENDED_MS;
+		if (written)
+			slot->last_version = written;
+	}
+	pthread_mutex_unlock(&api->patch_lock);
 }
 
 static void api_patch(void *ctx, struct http_request *req)
@@ -1098,8 +1262,10 @@ static void api_patch(void *ctx, struct http_request *req)
 		return;
 	}
 	http_suspend(req);
-	if (api_patch_acquire(op))
+	if (api_patch_acquire(op)) {
+		op->round_ms = now_mono_ms();
 		api_send_get(op, true, 0);
+	}
 }
 
 static void api_touch(void *ctx, struct http_request *req)
@@ -1263,6 +1429,7 @@ static void api_metrics(void *ctx, struct http_request *req)
 			   "1 while the last refresh of temporary credentials failed.",
 			   creds_last_refresh_failed(api->creds) ? 1 : 0);
 	}
+	keyring_holder_write_metrics(api->keys, &b);
 	api_metric(&b, "sessiond_version_conflicts_total", "counter",
 		   "Conditional writes that lost a race and were retried.",
 		   atomic_load(&api->conflicts));
@@ -1292,6 +1459,14 @@ static void api_metrics(void *ctx, struct http_request *req)
 		api_metric(&b, "sessiond_reaper_conflicts_total", "counter",
 			   "Sessions kept because they were touched between scan and delete.",
 			   rs.conflicts);
+		api_metric(&b, "sessiond_reaper_rekeyed_total", "counter",
+			   "Sessions rewritten under the first encryption key "
+			   "(reaper.rekey_per_second).",
+			   rs.rekeyed);
+		api_metric(&b, "sessiond_reaper_rekey_skipped_total", "counter",
+			   "Sessions under a retired key left as they were: changed meanwhile, "
+			   "or not decryptable.",
+			   rs.rekey_skipped);
 		api_metric(&b, "sessiond_reaper_lease_held", "gauge",
 			   "1 while this daemon holds the fleet's reaper lease.",
 			   rs.lease_until ? 1 : 0);
@@ -1365,6 +1540,11 @@ void api_set_creds(struct api *api, struct creds *creds)
 void api_set_draining(struct api *api, bool draining)
 {
 	atomic_store(&api->draining, draining);
+}
+
+void api_set_keyring(struct api *api, struct keyring_holder *keys)
+{
+	api->keys = keys;
 }
 
 void api_free(struct api *api)

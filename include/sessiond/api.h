@@ -8,6 +8,7 @@
 #include "sessiond/creds.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/http_server.h"
+#include "sessiond/keyring.h"
 #include "sessiond/reaper.h"
 
 struct api;
@@ -26,6 +27,10 @@ void api_set_creds(struct api *api, struct creds *creds);
 /* SIGTERM with limits.drain: /readyz answers 503 {"status":"draining"} and
  * /metrics sessiond_draining 1. Safe from any thread. */
 void api_set_draining(struct api *api, bool draining);
+
+/* The encryption keys (borrowed; set once at start, before the server).
+ * Each request uses the keyring in force when it started. */
+void api_set_keyring(struct api *api, struct keyring_holder *keys);
 
 /* The routing table for http_server_config.routes (static). */
 const struct http_route *api_routes(void);
