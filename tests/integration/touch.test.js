@@ -223,3 +223,40 @@ describe('touch_after = 60 (throttled)', () => {
     assert.ok(skipped >= 1 && written >= 1, m.text)
   })
 })
+
+describe('sliding reads of encrypted sessions (encryption.keys)', () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const crypto = require('node:crypto')
+  let dir
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessiond-touch-enc-'))
+  })
+  after(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  for (const touchAfter of [0, 60]) {
+    it(`touch_after = ${touchAfter}: the answer holds the plain data, the item stays sealed`, { timeout: 30000 }, async () => {
+      const key = path.join(dir, `k${touchAfter}.key`)
+      fs.writeFileSync(key, crypto.randomBytes(32).toString('hex') + '\n', { mode: 0o600 })
+      const d = await startDaemon({ session: { touch_after: touchAfter }, encryption: { keys: [`k1:${key}`] }, log: { level: 'info' } })
+      try {
+        const ddb = ddbLib.client()
+        const id = newId('enc')
+        assert.equal((await request(d.url, 'PUT', `/v1/sessions/${id}`, { json: { data: { secret: 's3' }, ttl: 1000 } })).status, 201)
+        const sealed = (await ddb.call('GetItem', { TableName: d.table, Key: { id: { S: 'sess:' + id } }, ConsistentRead: true })).Item.sess.S
+        for (const ttl of [1000, 5000]) {
+          const r = await request(d.url, 'GET', `/v1/sessions/${id}?touch=1&ttl=${ttl}`)
+          assert.equal(r.status, 200, r.text)
+          assert.deepEqual(r.json.data, { secret: 's3' })
+          assert.equal(r.headers.get('sessiond-touch'), touchAfter && ttl === 1000 ? 'skipped' : 'written')
+        }
+        const item = (await ddb.call('GetItem', { TableName: d.table, Key: { id: { S: 'sess:' + id } }, ConsistentRead: true })).Item
+        assert.equal(item.sess.S, sealed, 'the touch wrote only expires')
+        assert.ok(Math.abs(Number(item.expires.N) - (now() + 5000)) <= 2)
+      } finally {
+        assert.equal(await d.stop(), 0)
+      }
+    })
+  }
+})
