@@ -161,6 +161,8 @@ install: all
 	sed 's|/usr/local/bin|$(PREFIX)/bin|g' systemd/sessiond.service > $(BUILD)/sessiond.service
 	install -m 0644 $(BUILD)/sessiond.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sessiond.service
 	install -m 0644 conf/sessiond.conf $(DESTDIR)$(PREFIX)/share/doc/sessiond/sessiond.conf.example
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 0644 systemd/sessiond.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/sessiond.conf
 	if [ -f docs/sessiond.8 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man8 && \
 		install -m 0644 docs/sessiond.8 $(DESTDIR)$(PREFIX)/share/man/man8/sessiond.8; fi
 

@@ -30,7 +30,8 @@ if ! make --no-print-directory BUILD="$build" DESTDIR="$root" PREFIX=/usr instal
 	fail "make install DESTDIR=... PREFIX=/usr"
 else
 	for f in usr/bin/sessiond usr/lib/systemd/system/sessiond.service \
-		usr/share/man/man8/sessiond.8 usr/share/doc/sessiond/sessiond.conf.example; do
+		usr/share/man/man8/sessiond.8 usr/share/doc/sessiond/sessiond.conf.example \
+		usr/lib/sysusers.d/sessiond.conf; do
 		[[ -f $root/$f ]] || fail "make install did not install /$f"
 	done
 	want="sessiond $(cat VERSION)"
@@ -40,6 +41,16 @@ else
 	grep -q '^ExecStart=/usr/bin/sessiond ' "$unit" ||
 		fail "the installed unit's ExecStart does not run /usr/bin/sessiond"
 	! grep -n '/usr/local' "$unit" || fail "the installed unit still names /usr/local"
+	# The unit runs as the user sysusers.d creates (secret files are owned
+	# by it); systemd-sysusers, where present, parses the file.
+	user=$(sed -n 's/^User=//p' "$unit")
+	grep -q "^u $user " "$root/usr/lib/sysusers.d/sessiond.conf" ||
+		fail "the unit's User=$user is not the user sysusers.d/sessiond.conf creates"
+	if command -v systemd-sysusers >/dev/null 2>&1; then
+		mkdir -p "$scratch/sysroot" && systemd-sysusers --dry-run --root="$scratch/sysroot" \
+			"$root/usr/lib/sysusers.d/sessiond.conf" >"$scratch/sysusers.log" 2>&1 ||
+			{ cat "$scratch/sysusers.log"; fail "systemd-sysusers refuses sysusers.d/sessiond.conf"; }
+	fi
 	cmp -s conf/sessiond.conf "$root/usr/share/doc/sessiond/sessiond.conf.example" ||
 		fail "the example settings are not conf/sessiond.conf"
 	((failed)) || echo "ok: make install DESTDIR=... PREFIX=/usr installs binary, unit, man page, example settings"
