@@ -142,7 +142,7 @@ START_TEST(op_names_and_targets)
 {
 	static const char *const names[DDB_OP_COUNT] = {
 		"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan",
-		"DescribeTable", "CreateTable", "UpdateTimeToLive",
+		"DescribeTable", "CreateTable", "UpdateTimeToLive", "Query", "UpdateTable",
 	};
 	char want[64];
 	int op;

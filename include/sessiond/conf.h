@@ -63,6 +63,10 @@ struct conf {
 		int64_t max_ttl;
 	} session;
 	struct {
+		char *index;     /* GSI of the sessions of a user; "" = off */
+		char *attribute; /* item attribute holding the owner */
+	} users;
+	struct {
 		bool enabled;
 		int64_t interval;
 		int64_t max_deletes_per_second;

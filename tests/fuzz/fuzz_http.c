@@ -68,7 +68,7 @@ static bool fuzz_digits(const char *s, size_t n)
 static void fuzz_route(const char *target)
 {
 	size_t len = strcspn(target, "?");
-	char id[SESSION_ID_MAX + 1];
+	char id[HTTP_CHECK_ID_SIZE];
 
 	for (const struct http_route *r = api_routes(); r->pattern; r++) {
 		enum http_check_match m = http_check_match(r->pattern, target, len, id);
