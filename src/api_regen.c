@@ -83,6 +83,7 @@ struct regen_op {
 
 static void regen_on_ddb(void *arg, struct ddb_result *res);
 static void regen_read(struct regen_op *op, long delay_ms);
+static void regen_cleanup(struct regen_op *op, bool retry);
 
 static void regen_op_free(struct regen_op *op)
 {
@@ -179,7 +180,8 @@ static void regen_put(struct regen_op *op)
 	ddb_item_clear(&item);
 }
 
-/* Deletes the old item on condition that it is as read (step 3). */
+/* Deletes the old item on condition that it is as read (step 3); out of
+ * memory, removes the new one and answers 500. op may be gone on return. */
 static void regen_delete_old(struct regen_op *op)
 {
 	const struct conf *c = api_conf(op->api);
@@ -204,6 +206,7 @@ static void regen_delete_old(struct regen_op *op)
 		ddb_item_clear(&values);
 		op->fail_status = 500;
 		snprintf(op->fail_detail, sizeof(op->fail_detail), "out of memory");
+		regen_cleanup(op, false);
 		return;
 	}
 	op->step = REGEN_DELETE;
@@ -342,8 +345,6 @@ static void regen_on_ddb(void *arg, struct ddb_result *res)
 		if (res->rc == ERROR_OK || (cond && res->maybe_applied)) {
 			/* A failed condition after an unanswered attempt: ours. */
 			regen_delete_old(op);
-			if (op->fail_status)
-				regen_cleanup(op, false);
 		} else if (cond) {
 			regen_put(op); /* a 192-bit collision: another id */
 		} else if (res->maybe_applied) {

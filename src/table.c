@@ -191,6 +191,8 @@ static enum error_code table_ensure_index(struct ddb_client *ddb, const struct c
 		return rc != ERROR_OK ? rc : ERROR_UPSTREAM;
 	}
 	x = table_find_index(&res->resp, conf->users.index);
+	if (!x)
+		return ERROR_UPSTREAM; /* found above, in this very answer */
 	if (strcmp(x->hash, conf->users.attribute) != 0 || strcmp(x->range, "expires") != 0) {
 		snprintf(why, why_len,
 			 "index \"%s\" of table \"%s\" has keys \"%s\"/\"%s\", but sessiond "
