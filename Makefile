@@ -58,7 +58,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Keep the test objects that pattern rules make along the way.
 .SECONDARY:
 
-.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node lint soak profile
+.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node bench-fleet lint soak profile
 
 all: $(BUILD)/sessiond
 
@@ -120,6 +120,12 @@ run: deps
 # (bench/run.sh; QUICK=1 for one short round). Not part of `check`.
 bench:
 	QUICK="$(QUICK)" bench/run.sh
+
+# 1, 2 and 3 daemons on one dynalite table with the load spread across them:
+# CPU per operation and DynamoDB calls per operation by fleet size
+# (bench/fleet.sh; bench/results/DATE-fleet.md). Not part of `check`.
+bench-fleet:
+	bench/fleet.sh
 
 # connect-sessiond against connect-dynamodb in one express app, side by side:
 # requests/s and the app's CPU per request (clients/node/bench/overhead.js;

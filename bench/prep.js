@@ -4,12 +4,19 @@
 // places: through sessiond's PUT, through the peer's PUT (so each stores them
 // in its own format), and as sessiond-format items straight into the
 // ceiling's table. Runs from bench/peer so the AWS SDK resolves there.
+// With --sessiond-enc URL, also through the daemon that encrypts at rest.
 //   node prep.js --sessiond URL --peer URL --dynalite URL --table NAME --n N --data FILE
+//                [--sessiond-enc URL]
+// --peer and --dynalite (with --table) may be left out (bench/fleet.sh).
 'use strict'
 const fs = require('fs')
 const http = require('http')
 const path = require('path')
 const sdk = require(path.join(__dirname, 'peer', 'node_modules', '@aws-sdk', 'client-dynamodb'))
+
+function has (name) {
+  return process.argv.includes('--' + name)
+}
 
 function arg (name) {
   const i = process.argv.indexOf('--' + name)
@@ -104,8 +111,9 @@ async function ceiling (endpoint, table) {
 async function main () {
   await Promise.all([
     pool(n, 16, (i) => put(arg('sessiond'), i)),
-    pool(n, 16, (i) => put(arg('peer'), i)),
-    ceiling(arg('dynalite'), arg('table'))
+    has('peer') ? pool(n, 16, (i) => put(arg('peer'), i)) : null,
+    has('sessiond-enc') ? pool(n, 16, (i) => put(arg('sessiond-enc'), i)) : null,
+    has('dynalite') ? ceiling(arg('dynalite'), arg('table')) : null
   ])
   agent.destroy()
 }

@@ -5,6 +5,7 @@
 //   node report.js RAW.tsv IDLE.tsv FACTS.tsv > report.md
 'use strict'
 const fs = require('fs')
+const path = require('path')
 
 const [rawFile, idleFile, factsFile] = process.argv.slice(2)
 
@@ -229,6 +230,20 @@ if (infoCell && warnCell) {
   p('|---|--:|--:|--:|')
   p(`| warn | ${fmt(warnCell.tput)} | ${fmt(warnCell.cpu, 1)} | |`)
   p(`| info | ${fmt(infoCell.tput)} | ${fmt(infoCell.cpu, 1)} | ${fmt(infoCell.cpu - warnCell.cpu, 1)} µs |`)
+  p()
+}
+
+const encRows = ['get', 'put'].map((w) => [w, cell('sessiond', w, 16), cell('sessiond-enc', w, 16)]).filter(([, a, b]) => a && b)
+if (encRows.length) {
+  p('### Encryption at rest')
+  p()
+  p('The same requests at 16 connections against a third daemon with `encryption.keys` set, on a table of its own whose every session it sealed (AES-256-GCM, the bench session of ' + fmt(fs.statSync(path.join(__dirname, 'session.json')).size) + ' bytes).')
+  p()
+  p('| workload | plain ops/s | encrypted ops/s | plain CPU µs/op | encrypted CPU µs/op | encryption adds |')
+  p('|---|--:|--:|--:|--:|--:|')
+  for (const [w, a, b] of encRows) {
+    p(`| ${W(w)} | ${fmt(a.tput)} | ${fmt(b.tput)} | ${fmt(a.cpu, 1)} | ${fmt(b.cpu, 1)} | ${fmt(b.cpu - a.cpu, 1)} µs |`)
+  }
   p()
 }
 

@@ -47,6 +47,7 @@ struct api {
 	_Atomic(struct http_server *) http;
 	struct reaper *reaper;
 	struct creds *creds;
+	struct keyring_holder *keys; /* encryption at rest; NULL: off */
 	/* /readyz: the last DescribeTable outcome, shared by all workers. */
 	pthread_mutex_t ready_lock;
 	int64_t ready_at_ms;
@@ -93,6 +94,8 @@ struct api_op {
 	bool no_replay;         /* the next write must not be resent blindly */
 	int64_t blind_rounds;   /* replace writes that failed unseen and were re-checked */
 	bool holds_patch_slot;  /* this PATCH runs; others of its session wait */
+	struct keyring *kr;     /* the keys in force when the request began;
+	                           NULL: encryption is off */
 	struct api_op *next_waiting;
 };
 
@@ -107,6 +110,7 @@ static void api_op_free(struct api_op *op)
 	free(op->key);
 	session_clear(&op->sess);
 	json_decref(op->patch);
+	keyring_unref(op->kr);
 	free(op);
 }
 
@@ -131,6 +135,7 @@ static struct api_op *api_op_new(struct api *api, struct http_request *req, enum
 	}
 	op->key = buf_steal(&key);
 	snprintf(op->sess.id, sizeof(op->sess.id), "%s", http_request_id(req));
+	op->kr = keyring_holder_get(api->keys);
 	return op;
 }
 
@@ -144,6 +149,11 @@ const struct conf *api_conf(const struct api *api)
 struct ddb_client *api_ddb(const struct api *api)
 {
 	return api->ddb;
+}
+
+struct keyring *api_keyring(const struct api *api)
+{
+	return keyring_holder_get(api->keys);
 }
 
 enum error_code api_session_to_item(const struct api *api, const struct session *s,
@@ -310,30 +320,69 @@ static void api_send_get(struct api_op *op, bool consistent, long delay_ms)
 	ddb_item_clear(&key);
 }
 
+/* The item of op->sess as stored: its owner with users.index on; with
+ * encryption on, sess sealed under the first key of the request's
+ * keyring. */
+static enum error_code api_session_item(const struct api_op *op, struct ddb_item *item)
+{
+	const struct conf *c = op->api->conf;
+	enum error_code rc = api_session_to_item(op->api, &op->sess, item);
+
+	if (rc == ERROR_OK && op->kr)
+		rc = keyring_seal_item(op->kr, item, c->dynamodb.hash_key);
+	return rc;
+}
+
 /* Writes op->sess whole with PutItem under condition (which may name #k
- * and #e, and use :now). */
+ * and #e, and use :now). Under encryption.required an item whose sess is
+ * plain (or missing) counts as absent, so it may be overwritten too. */
 static void api_send_put(struct api_op *op, const char *condition)
 {
 	const struct conf *c = op->api->conf;
 	struct ddb_item item = { 0 }, values = { 0 };
-	struct ddb_name names[] = { { "#k", c->dynamodb.hash_key }, { "#e", "expires" } };
+	struct ddb_name names[3];
+	bool required = keyring_required(op->kr);
+	enum error_code rc = ERROR_OK;
+	struct buf cond;
+	size_t n = 0;
+
+	buf_init(&cond, 0);
+	if (required)
+		buf_printf(&cond, "(%s) OR NOT begins_with(#s, :enc)", condition);
+	else
+		buf_append_str(&cond, condition);
+	if (buf_error(&cond) != ERROR_OK || !cond.data) {
+		api_finish(op, 500, "out of memory");
+		goto out;
+	}
+	/* DynamoDB refuses names and values the expression does not use. */
+	names[n++] = (struct ddb_name){ "#k", c->dynamodb.hash_key };
+	if (strstr(cond.data, "#e"))
+		names[n++] = (struct ddb_name){ "#e", "expires" };
+	if (required) {
+		names[n++] = (struct ddb_name){ "#s", "sess" };
+		rc = ddb_item_add_s(&values, ":enc", SEAL_PREFIX, SEAL_PREFIX_LEN);
+	}
+	if (rc == ERROR_OK && strstr(cond.data, ":now"))
+		rc = ddb_item_add_n_i64(&values, ":now", op->now);
+	if (rc == ERROR_OK)
+		rc = api_session_item(op, &item);
+	if (rc != ERROR_OK) {
+		api_finish(op, 500, error_str(rc));
+		goto out;
+	}
 	struct ddb_request r = {
 		.op = DDB_OP_PUT_ITEM,
 		.table = c->dynamodb.table,
 		.item = &item,
-		.condition = condition,
+		.condition = cond.data,
 		.names = names,
-		.n_names = strstr(condition, "#e") ? 2 : 1,
-		.values = strstr(condition, ":now") ? &values : NULL,
+		.n_names = n,
+		.values = values.n ? &values : NULL,
 	};
-
-	if (api_session_to_item(op->api, &op->sess, &item) != ERROR_OK ||
-	    ddb_item_add_n_i64(&values, ":now", op->now) != ERROR_OK) {
-		api_finish(op, 500, "out of memory");
-		goto out;
-	}
 	api_send(op, &r, 0);
 out:
+	buf_free(&cond);
 	ddb_item_clear(&item);
 	ddb_item_clear(&values);
 }
@@ -370,15 +419,16 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 	struct buf update, condition;
 	size_t n = 0;
 	bool ok = true, need_v = (what & (API_BUMP_VERSION | API_SET_VERSION)) || extra_condition;
+	bool required = keyring_required(op->kr);
 
 	buf_init(&update, 0);
 	buf_init(&condition, 0);
 	names[n++] = (struct ddb_name){ "#k", c->dynamodb.hash_key };
 	names[n++] = (struct ddb_name){ "#e", "expires" };
-	if (what & API_SET_DATA) {
-		names[n++] = (struct ddb_name){ "#s", "sess" };
+	if (what & API_SET_DATA)
 		names[n++] = (struct ddb_name){ "#t", "type" };
-	}
+	if ((what & API_SET_DATA) || required)
+		names[n++] = (struct ddb_name){ "#s", "sess" };
 	if (need_v)
 		names[n++] = (struct ddb_name){ "#v", "version" };
 	/* The owner is only the daemon's business with the index on. */
@@ -386,10 +436,9 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		what &= ~(unsigned)API_SET_USER;
 	if (what & API_SET_USER)
 		names[n++] = (struct ddb_name){ "#u", c->users.attribute };
-	ok = session_to_item(&op->sess, c->dynamodb.hash_key, c->dynamodb.prefix, &item) ==
-		     ERROR_OK &&
-	     api_key_item(op, &key) == ERROR_OK &&
-	     ddb_item_add_n_i64(&values, ":now", op->now) == ERROR_OK;
+	ok = api_session_item(op, &item) == ERROR_OK && api_key_item(op, &key) == ERROR_OK &&
+	     ddb_item_add_n_i64(&values, ":now", op->now) == ERROR_OK &&
+	     (!required || ddb_item_add_s(&values, ":enc", SEAL_PREFIX, SEAL_PREFIX_LEN) == ERROR_OK);
 	buf_append_str(&update, "SET ");
 	if (ok && (what & API_SET_DATA)) {
 		ok = api_value_from(&values, ":s", &item, "sess") == ERROR_OK &&
@@ -418,6 +467,9 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 	if ((what & API_SET_USER) && !op->sess.user)
 		buf_append_str(&update, " REMOVE #u"); /* a PUT without user: ownerless */
 	buf_append_str(&condition, "attribute_exists(#k) AND #e > :now");
+	/* Under encryption.required a plain sess counts as absent. */
+	if (required)
+		buf_append_str(&condition, " AND begins_with(#s, :enc)");
 	if (ok && extra_condition) {
 		buf_printf(&condition, " AND (%s)", extra_condition);
 		if (strstr(extra_condition, ":old"))
@@ -480,7 +532,7 @@ static bool api_take_item(struct api_op *op, const struct ddb_result *res)
 static bool api_item_fits(const struct api_op *op)
 {
 	char *text = op->sess.data ? json_dumps(op->sess.data, JSON_COMPACT) : NULL;
-	size_t size = text ? strlen(text) : 0;
+	size_t size = keyring_sealed_len(op->kr, text ? strlen(text) : 0);
 
 	free(text);
 	return size + strlen(op->key) + API_ITEM_OVERHEAD <= API_ITEM_MAX;
@@ -670,6 +722,35 @@ static void api_on_verify(struct api_op *op, struct ddb_result *res)
 	}
 }
 
+/* Opens the sealed sess of an item read or returned, in place, before any
+ * step looks at it; a plain one under encryption.required is dropped, so
+ * the item counts as absent. false when op was answered: an item that does
+ * not decrypt is 500 for this request, whatever the step (a PATCH so never
+ * writes over it), with a log line that names the key id and a hash of the
+ * session id, never the data. */
+static bool api_open_item(struct api_op *op, struct ddb_result *res)
+{
+	struct keyring_read_info info;
+	char hash[17];
+
+	switch (keyring_open_item(op->kr, &res->resp.item, op->api->conf->dynamodb.hash_key,
+				  &info)) {
+	case KEYRING_READ_FAILED:
+		keyring_log_hash(op->key + strlen(op->api->conf->dynamodb.prefix),
+				 strlen(op->key) - strlen(op->api->conf->dynamodb.prefix), hash);
+		log_error("request rid=%s: session sha256:%s, key id \"%s\": the stored session "
+			  "does not decrypt: %s",
+			  http_request_rid(op->req), hash, info.key_id, info.why);
+		api_finish(op, 500, "the stored session cannot be decrypted");
+		return false;
+	case KEYRING_READ_NOMEM:
+		api_finish(op, 500, "out of memory");
+		return false;
+	default:
+		return true;
+	}
+}
+
 /* A DynamoDB call of op finished: the next step, or the answer. */
 static void api_on_ddb(void *arg, struct ddb_result *res)
 {
@@ -677,6 +758,8 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 	bool cond = res->rc == ERROR_CONDITION;
 
 	http_request_add_attempts(op->req, res->attempts);
+	if (op->kr && res->rc == ERROR_OK && res->resp.has_item && !api_open_item(op, res))
+		return;
 	if (op->step == STEP_PUT_REPLACE && res->maybe_applied &&
 	    (res->rc == ERROR_UNAVAILABLE || res->rc == ERROR_IO)) {
 		op->verified_step = STEP_PUT_REPLACE;
@@ -1179,6 +1262,7 @@ static void api_metrics(void *ctx, struct http_request *req)
 			   "1 while the last refresh of temporary credentials failed.",
 			   creds_last_refresh_failed(api->creds) ? 1 : 0);
 	}
+	keyring_holder_write_metrics(api->keys, &b);
 	api_metric(&b, "sessiond_version_conflicts_total", "counter",
 		   "Conditional writes that lost a race and were retried.",
 		   atomic_load(&api->conflicts));
@@ -1201,6 +1285,27 @@ static void api_metrics(void *ctx, struct http_request *req)
 		api_metric(&b, "sessiond_reaper_conflicts_total", "counter",
 			   "Sessions kept because they were touched between scan and delete.",
 			   rs.conflicts);
+		api_metric(&b, "sessiond_reaper_rekeyed_total", "counter",
+			   "Sessions rewritten under the first encryption key "
+			   "(reaper.rekey_per_second).",
+			   rs.rekeyed);
+		api_metric(&b, "sessiond_reaper_rekey_skipped_total", "counter",
+			   "Sessions under a retired key left as they were: changed meanwhile, "
+			   "or not decryptable.",
+			   rs.rekey_skipped);
+		api_metric(&b, "sessiond_reaper_lease_held", "gauge",
+			   "1 while this daemon holds the fleet's reaper lease.",
+			   rs.lease_until ? 1 : 0);
+		api_metric(&b, "sessiond_reaper_lease_expiry_timestamp_seconds", "gauge",
+			   "When this daemon's reaper lease runs out (0: not held).",
+			   (uint64_t)rs.lease_until);
+		{
+			char labels[64];
+			metrics_family(&b, "sessiond_reaper_info", "gauge",
+				       "This daemon's reaper lease identity (the lease item's owner).");
+			snprintf(labels, sizeof(labels), "owner=\"%s\"", reaper_owner(api->reaper));
+			metrics_sample(&b, "sessiond_reaper_info", labels, 1);
+		}
 	}
 	if (!b.data || buf_error(&b) != ERROR_OK) {
 		buf_free(&b);
@@ -1259,6 +1364,11 @@ void api_set_reaper(struct api *api, struct reaper *reaper)
 void api_set_creds(struct api *api, struct creds *creds)
 {
 	api->creds = creds;
+}
+
+void api_set_keyring(struct api *api, struct keyring_holder *keys)
+{
+	api->keys = keys;
 }
 
 void api_free(struct api *api)

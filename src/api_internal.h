@@ -9,11 +9,16 @@
 
 #include "sessiond/api.h"
 #include "sessiond/buf.h"
+#include "sessiond/keyring.h"
 #include "sessiond/session.h"
 
 /* The api's settings and client (borrowed from it). */
 const struct conf *api_conf(const struct api *api);
 struct ddb_client *api_ddb(const struct api *api);
+
+/* A new reference to the encryption keys in force (keyring_unref it), or
+ * NULL when encryption is off. */
+struct keyring *api_keyring(const struct api *api);
 
 /* session_to_item / session_from_item with the configured key layout, and
  * the owner in users.attribute when users.index is on. */

@@ -79,6 +79,7 @@ struct regen_op {
 	char fail_detail[128];
 	struct ddb_result fail; /* or a DynamoDB failure (fail.rc != OK) */
 	struct jitter jitter;
+	struct keyring *kr; /* the keys in force when the request began; NULL: off */
 };
 
 static void regen_on_ddb(void *arg, struct ddb_result *res);
@@ -88,6 +89,7 @@ static void regen_cleanup(struct regen_op *op, bool retry);
 static void regen_op_free(struct regen_op *op)
 {
 	session_clear(&op->sess);
+	keyring_unref(op->kr);
 	free(op);
 }
 
@@ -170,7 +172,11 @@ static void regen_put(struct regen_op *op)
 		regen_finish(op, 500, "no randomness for a session id");
 		return;
 	}
-	if (api_session_to_item(op->api, &op->sess, &item) != ERROR_OK) {
+	/* With encryption on, sealed anew: the hash key, now the new one, is
+	 * part of the ciphertext's authenticated data. */
+	if (api_session_to_item(op->api, &op->sess, &item) != ERROR_OK ||
+	    (op->kr && keyring_seal_item(op->kr, &item, c->dynamodb.hash_key) != ERROR_OK)) {
+		ddb_item_clear(&item);
 		regen_finish(op, 500, "out of memory");
 		return;
 	}
@@ -250,7 +256,29 @@ static void regen_cleanup_fail(struct regen_op *op, const struct ddb_result *res
 /* Step 1's answer: 404, or the new item. */
 static void regen_on_read(struct regen_op *op, struct ddb_result *res)
 {
+	struct keyring_read_info info;
+	char hash[17];
+
 	session_clear(&op->sess);
+	/* Encryption on: the stored sess opened in place (a plain one under
+	 * encryption.required is removed, so it reads as absent). */
+	if (op->kr && res->resp.has_item) {
+		switch (keyring_open_item(op->kr, &res->resp.item,
+					  api_conf(op->api)->dynamodb.hash_key, &info)) {
+		case KEYRING_READ_FAILED:
+			keyring_log_hash(op->old_id, strlen(op->old_id), hash);
+			log_error("request rid=%s: session sha256:%s, key id \"%s\": the stored "
+				  "session does not decrypt: %s",
+				  http_request_rid(op->req), hash, info.key_id, info.why);
+			regen_finish(op, 500, "the stored session cannot be decrypted");
+			return;
+		case KEYRING_READ_NOMEM:
+			regen_finish(op, 500, "out of memory");
+			return;
+		default:
+			break;
+		}
+	}
 	if (!res->resp.has_item || !ddb_item_get(&res->resp.item, "sess")) {
 		regen_finish(op, 404, "no such session");
 		return;
@@ -425,6 +453,7 @@ void api_regen_post(void *ctx, struct http_request *req)
 	op->deadline_ms = now_mono_ms() + c->limits.request_timeout_ms;
 	snprintf(op->old_id, sizeof(op->old_id), "%s", http_request_id(req));
 	jitter_seed(&op->jitter);
+	op->kr = api_keyring(api);
 	/* The touch body's rules: empty, or {"ttl": N} (or "expires"). */
 	body = http_request_body(req, &len);
 	rc = session_body_parse(SESSION_BODY_TOUCH, body, len, op->now, c->session.max_ttl, &b,

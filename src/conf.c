@@ -15,6 +15,7 @@
 
 #include "sessiond/conf.h"
 #include "sessiond/file.h"
+#include "sessiond/keyring.h"
 #include "sessiond/secret.h"
 
 enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_STR_LIST, CONF_LEVEL, CONF_FORMAT };
@@ -65,10 +66,13 @@ static const struct conf_entry conf_table[] = {
 	INT("session.max_ttl", session.max_ttl, 1, 315360000, 2592000),
 	STR("users.index", users.index, ""),
 	STR("users.attribute", users.attribute, "uid"),
+	{ "encryption.keys", CONF_STR_LIST, F(encryption.keys), 0, 4096, 0, NULL },
+	BOOL("encryption.required", encryption.required, 0),
 	BOOL("reaper.enabled", reaper.enabled, 1),
 	INT("reaper.interval", reaper.interval, 1, 604800, 600),
 	INT("reaper.max_deletes_per_second", reaper.max_deletes_per_second, 0, 1000000, 100),
 	INT("reaper.segments", reaper.segments, 1, 1000, 1),
+	INT("reaper.rekey_per_second", reaper.rekey_per_second, 0, 100000, 0),
 	{ "log.level", CONF_LEVEL, F(log.level), 0, 0, LOG_LEVEL_INFO, NULL },
 	{ "log.format", CONF_FORMAT, F(log.format), 0, 0, CONF_LOG_TEXT, NULL },
 };
@@ -157,10 +161,47 @@ static bool conf_token_valid(const char *t, size_t n)
 	return true;
 }
 
+/* A list's count sits right after its array in struct conf. */
+_Static_assert(offsetof(struct conf, auth.n_tokens) ==
+		       offsetof(struct conf, auth.tokens) + sizeof(char **),
+	       "auth.n_tokens follows auth.tokens");
+_Static_assert(offsetof(struct conf, encryption.n_keys) ==
+		       offsetof(struct conf, encryption.keys) + sizeof(char **),
+	       "encryption.n_keys follows encryption.keys");
+
+static size_t *conf_list_count(struct conf *c, const struct conf_entry *e)
+{
+	return (size_t *)((char *)conf_field(c, e) + sizeof(char **));
+}
+
+/* One element of a list setting: a bearer token, or a key "id:path". */
+static bool conf_list_elem_valid(struct conf_parse *p, const struct conf_entry *e, int i,
+				 const char *v, int line)
+{
+	const char *why;
+
+	if (strcmp(e->path, "encryption.keys") == 0) {
+		if (!v || strlen(v) > 4096 || !keyring_spec_valid(v, &why)) {
+			conf_error(p, line, "%s[%d] %s", e->path, i,
+				   v && strlen(v) <= 4096 ? why : "must be a string \"id:path\"");
+			return false;
+		}
+		return true;
+	}
+	if (!v || !conf_token_valid(v, strlen(v))) {
+		conf_error(p, line, "%s[%d] must be a non-empty string of printable "
+				    "characters without spaces",
+			   e->path, i);
+		return false;
+	}
+	return true;
+}
+
 static void conf_apply_list(struct conf_parse *p, struct conf *c, const struct conf_entry *e,
 			    const config_setting_t *s, int line)
 {
 	int n = config_setting_length(s);
+	char ***slot = conf_field(c, e);
 	char **tokens;
 
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
@@ -176,10 +217,7 @@ static void conf_apply_list(struct conf_parse *p, struct conf *c, const struct c
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(el);
-		if (!v || !conf_token_valid(v, strlen(v))) {
-			conf_error(p, line, "%s[%d] must be a non-empty string of printable "
-					    "characters without spaces",
-				   e->path, i);
+		if (!conf_list_elem_valid(p, e, i, v, line)) {
 			conf_tokens_free(tokens, (size_t)i);
 			return;
 		}
@@ -190,9 +228,9 @@ static void conf_apply_list(struct conf_parse *p, struct conf *c, const struct c
 			return;
 		}
 	}
-	conf_tokens_free(c->auth.tokens, c->auth.n_tokens);
-	c->auth.tokens = tokens;
-	c->auth.n_tokens = (size_t)n;
+	conf_tokens_free(*slot, *conf_list_count(c, e));
+	*slot = tokens;
+	*conf_list_count(c, e) = (size_t)n;
 }
 
 static void conf_apply_int(struct conf_parse *p, struct conf *c, const struct conf_entry *e,
@@ -402,6 +440,38 @@ static bool conf_table_name_valid(const char *name)
 			    "0123456789_.-") == n;
 }
 
+/* encryption: the key files are read now, as the token file is, so that
+ * `sessiond -t` and a SIGHUP find a bad one ("FILE: message" lines). */
+static void conf_validate_keys(struct conf_parse *p, struct conf *c, const config_t *cfg)
+{
+	struct keyring *kr = NULL;
+
+	if (c->encryption.required && !c->encryption.n_keys)
+		conf_error(p, conf_line(cfg, "encryption.required"),
+			   "encryption.required needs encryption.keys");
+	if (!c->encryption.n_keys)
+		return;
+	if (c->encryption.n_keys > KEYRING_MAX_KEYS) {
+		conf_error(p, conf_line(cfg, "encryption.keys"),
+			   "encryption.keys lists more than %d keys", KEYRING_MAX_KEYS);
+		return;
+	}
+	for (size_t i = 0; i < c->encryption.n_keys; i++)
+		for (size_t j = 0; j < i; j++) {
+			size_t n = strcspn(c->encryption.keys[i], ":");
+			if (strncmp(c->encryption.keys[i], c->encryption.keys[j], n + 1) == 0) {
+				conf_error(p, conf_line(cfg, "encryption.keys"),
+					   "encryption.keys: key id \"%.*s\" is listed twice", (int)n,
+					   c->encryption.keys[i]);
+				return;
+			}
+		}
+	if (keyring_load(NULL, c->encryption.keys, c->encryption.n_keys,
+			 c->encryption.required, &kr, p->errors) != ERROR_OK)
+		p->failed = true;
+	keyring_unref(kr);
+}
+
 static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *cfg)
 {
 	unsigned char addr[16];
@@ -460,6 +530,7 @@ static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *
 		conf_error(p, conf_line(cfg, "credentials"),
 			   "credentials.access_key_id and credentials.secret_access_key must be "
 			   "set together");
+	conf_validate_keys(p, c, cfg);
 	if (*c->auth.token_file) {
 		buf_init(&tokerr, 0);
 		if (conf_read_token_file(c->auth.token_file, &tokens, &n, &tokerr) != ERROR_OK) {
@@ -549,6 +620,9 @@ void conf_free(struct conf *c)
 	conf_tokens_free(c->auth.tokens, c->auth.n_tokens);
 	c->auth.tokens = NULL;
 	c->auth.n_tokens = 0;
+	conf_tokens_free(c->encryption.keys, c->encryption.n_keys);
+	c->encryption.keys = NULL;
+	c->encryption.n_keys = 0;
 }
 
 /* Trims ASCII white space at both ends of [*start, *end). */
@@ -666,6 +740,11 @@ void conf_log_summary(const struct conf *c)
 			buf_append_str(&b, c->log.format == CONF_LOG_JSON ? "\"json\"" : "\"text\"");
 			break;
 		case CONF_STR_LIST:
+			/* encryption.keys: ids and paths, no secret */
+			buf_append_char(&b, '[');
+			for (size_t k = 0; k < c->encryption.n_keys; k++)
+				buf_printf(&b, "%s\"%s\"", k ? "," : "", c->encryption.keys[k]);
+			buf_append_char(&b, ']');
 			break;
 		}
 	}

@@ -18,6 +18,7 @@
 #include "sessiond/creds.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/http_server.h"
+#include "sessiond/keyring.h"
 #include "sessiond/log.h"
 #include "sessiond/notify.h"
 #include "sessiond/reaper.h"
@@ -33,7 +34,7 @@ static void usage(FILE *out)
 	      "  -h, --help          this text\n"
 	      "  -V, --version       print \"sessiond " SESSIOND_VERSION "\"\n"
 	      "Signals: SIGTERM/SIGINT finish in-flight requests and exit 0; SIGHUP\n"
-	      "re-reads auth.token_file and log.level.\n"
+	      "re-reads auth.token_file, log.level and the encryption keys.\n"
 	      "Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up error.\n",
 	      out);
 }
@@ -116,20 +117,57 @@ static bool apply_tokens(struct http_server *http, const struct conf *conf)
 	return ok;
 }
 
-/* SIGHUP: the token file and the log level, from a fresh read of the
- * settings file; a bad file keeps the old values. */
-static void reload(const char *path, struct http_server *http)
+static void log_keys(const struct conf *conf)
+{
+	if (!conf->encryption.n_keys) {
+		log_info("encryption: off (sess is stored as plain JSON)");
+		return;
+	}
+	log_info("encryption: %zu key(s), the first encrypts: %s%s", conf->encryption.n_keys,
+		 conf->encryption.keys[0], conf->encryption.required ? "; required" : "");
+}
+
+/* Reads the encryption keys of conf and puts them in force; on any error
+ * the keys in force stay, and the errors ("FILE: message") are logged. */
+static bool apply_keys(struct keyring_holder *keys, const struct conf *conf)
+{
+	struct keyring *kr = NULL;
+	struct buf errors;
+	bool ok;
+
+	buf_init(&errors, 16 * 1024);
+	ok = keyring_load(keys, conf->encryption.keys, conf->encryption.n_keys,
+			  conf->encryption.required, &kr, &errors) == ERROR_OK;
+	if (ok) {
+		keyring_holder_set(keys, kr);
+		log_keys(conf);
+	} else {
+		if (errors.len && errors.data[errors.len - 1] == '\n')
+			buf_truncate(&errors, errors.len - 1);
+		log_error("%s", errors.data ? errors.data : "cannot read the encryption keys");
+	}
+	buf_free(&errors);
+	return ok;
+}
+
+/* SIGHUP: the token file, the log level and the encryption keys, from a
+ * fresh read of the settings file; a bad file keeps the old values. */
+static void reload(const char *path, struct http_server *http, struct keyring_holder *keys)
 {
 	struct conf fresh;
 
-	log_info("SIGHUP: reloading auth.token_file and log.level");
+	log_info("SIGHUP: reloading auth.token_file, log.level and encryption");
 	if (!load_conf(path, &fresh)) {
-		log_error("SIGHUP: %s has errors; keeping the current settings", path);
+		log_error("SIGHUP: %s has errors; keeping the current settings (tokens, log level, "
+			  "encryption keys)",
+			  path);
 		return;
 	}
 	/* Tokens first, so their confirmation is logged at the old level. */
 	if (!apply_tokens(http, &fresh))
 		log_error("SIGHUP: keeping the current tokens");
+	if (!apply_keys(keys, &fresh))
+		log_error("SIGHUP: keeping the current encryption keys");
 	log_set_level(fresh.log.level);
 	conf_free(&fresh);
 }
@@ -190,7 +228,8 @@ static struct ddb_client *start_ddb(const struct conf *conf, struct creds *creds
 	return ddb;
 }
 
-static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *ddb)
+static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *ddb,
+				   struct keyring_holder *keys)
 {
 	struct reaper_config rc = {
 		.table = conf->dynamodb.table,
@@ -199,6 +238,8 @@ static struct reaper *start_reaper(const struct conf *conf, struct ddb_client *d
 		.interval = conf->reaper.interval,
 		.max_deletes_per_second = conf->reaper.max_deletes_per_second,
 		.segments = conf->reaper.segments,
+		.keys = keys,
+		.rekey_per_second = conf->reaper.rekey_per_second,
 	};
 	struct reaper *r = reaper_new(&rc, ddb);
 
@@ -268,6 +309,7 @@ static int serve(const char *path, const struct conf *conf)
 	struct ddb_client *ddb = NULL;
 	struct http_server *http = NULL;
 	struct api *api = NULL;
+	struct keyring_holder *keys = NULL;
 	char why[512];
 	sigset_t set;
 	int sig, status = EXIT_FAILURE;
@@ -287,10 +329,13 @@ static int serve(const char *path, const struct conf *conf)
 		fprintf(stderr, "sessiond: %s\n", why);
 		goto out;
 	}
-	if (conf->reaper.enabled && !(reaper = start_reaper(conf, ddb)))
+	if (!(keys = keyring_holder_new()) || !apply_keys(keys, conf))
+		goto out;
+	if (conf->reaper.enabled && !(reaper = start_reaper(conf, ddb, keys)))
 		goto out;
 	if (!(api = api_new(conf, ddb)))
 		goto out;
+	api_set_keyring(api, keys);
 	api_set_reaper(api, reaper);
 	api_set_creds(api, creds);
 	struct http_server_config hc = {
@@ -328,7 +373,7 @@ static int serve(const char *path, const struct conf *conf)
 	notify_send("READY=1\nSTATUS=serving");
 	while ((sig = wait_for_signal(&set, http, ddb)) == SIGHUP) {
 		notify_send("RELOADING=1");
-		reload(path, http);
+		reload(path, http, keys);
 		notify_send("READY=1\nSTATUS=serving");
 	}
 	log_info("%s: finishing requests in flight, then stopping",
@@ -351,6 +396,8 @@ out:
 	ddb_client_free(ddb);
 	reaper_free(reaper);
 	api_free(api);
+	/* Last: every request and the reaper held their keyring until done. */
+	keyring_holder_free(keys);
 	creds_free(creds);
 	if (status == EXIT_SUCCESS)
 		log_info("stopped");

@@ -34,6 +34,8 @@
 struct reaper {
 	char *table, *hash_key, *prefix;
 	int64_t interval, rate, segments;
+	struct keyring_holder *keys;
+	int64_t rekey_rate;
 	bool first_pass_now;
 	void (*after_page)(void *arg);
 	void *after_page_arg;
@@ -139,13 +141,16 @@ static enum error_code reaper_call(struct reaper *r, const struct ddb_request *r
 
 /* ---- the lease ---------------------------------------------------------- */
 
-/* The lease lasts two intervals, so the owner's next pass renews it before
- * it lapses even when passes run late, and a crashed owner's lease frees
- * the fleet within two intervals. A long pass renews it as it goes
- * (reaper_keep_lease), so two passes never overlap. */
+/* The lease lasts one interval and its holder renews it every half
+ * interval, between passes too (reaper_main) and while a long pass runs
+ * (reaper_keep_lease), so two passes never overlap, and a crashed holder's
+ * lease frees the fleet within an interval: another daemon reaps within two
+ * intervals of the crash. The term is in whole seconds of wall-clock time,
+ * compared with strict "<", so hosts of a fleet need clocks in sync (NTP)
+ * to well under an interval. */
 static int64_t reaper_lease_seconds(const struct reaper *r)
 {
-	return 2 * r->interval;
+	return r->interval;
 }
 
 /* Takes or renews the fleet lease. *held_elsewhere when another daemon
@@ -182,6 +187,12 @@ static enum error_code reaper_take_lease(struct reaper *r, bool *held_elsewhere)
 	} else if (rc == ERROR_OK) {
 		pthread_mutex_lock(&r->lock);
 		r->lease_taken_ms = now_mono_ms();
+		r->stats.lease_until = now + reaper_lease_seconds(r);
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (*held_elsewhere) {
+		pthread_mutex_lock(&r->lock);
+		r->stats.lease_until = 0;
 		pthread_mutex_unlock(&r->lock);
 	}
 	ddb_result_clear(&res);
@@ -306,8 +317,10 @@ struct reaper_segment {
 	pthread_t thread;
 };
 
-/* Deletes the expired sessions of one scanned page. */
-static void reaper_page(struct reaper *r, const struct ddb_response *page, int64_t now)
+/* Deletes the expired sessions of one scanned page. Rate-limited deletes
+ * can take longer than the lease, so the lease is renewed as they go;
+ * false when it was lost (the pass must end: another daemon may start). */
+static bool reaper_page(struct reaper *r, const struct ddb_response *page, int64_t now)
 {
 	size_t plen = strlen(r->prefix);
 
@@ -319,11 +332,14 @@ static void reaper_page(struct reaper *r, const struct ddb_response *page, int64
 		 * engine returned. */
 		if (!key || key->type != DDB_TYPE_S || strncmp(key->value, r->prefix, plen) != 0)
 			continue;
+		if (!reaper_keep_lease(r))
+			return false;
 		pthread_mutex_lock(&r->lock);
 		r->stats.scanned++;
 		pthread_mutex_unlock(&r->lock);
 		reaper_delete(r, key, now);
 	}
+	return true;
 }
 
 static void *reaper_segment_main(void *arg)
@@ -365,7 +381,7 @@ static void *reaper_segment_main(void *arg)
 		}
 		if (r->after_page)
 			r->after_page(r->after_page_arg);
-		if (!reaper_keep_lease(r)) {
+		if (!reaper_keep_lease(r) || !reaper_page(r, &res.resp, s->now)) {
 			log_warn("reaper: lost the lease during a pass; ending it");
 			pthread_mutex_lock(&r->lock);
 			r->pass_failed = true;
@@ -373,7 +389,6 @@ static void *reaper_segment_main(void *arg)
 			ddb_result_clear(&res);
 			break;
 		}
-		reaper_page(r, &res.resp, s->now);
 		more = res.resp.has_last_key &&
 		       ddb_item_copy(&start, &res.resp.last_key) == ERROR_OK;
 		ddb_result_clear(&res);
@@ -383,6 +398,158 @@ static void *reaper_segment_main(void *arg)
 	return NULL;
 }
 
+/* ---- rewriting sessions sealed under a retired key ------------------------ */
+
+/* Rewrites one scanned item's sess under the first key, on condition that
+ * sess and version are still those read: a write that came in between
+ * sealed under the first key anyway, and is never overwritten. */
+static void reaper_rekey_item(struct reaper *r, const struct keyring *kr,
+			      const struct ddb_item *item)
+{
+	const struct ddb_attr *key = ddb_item_get(item, r->hash_key);
+	const struct ddb_attr *sess = ddb_item_get(item, "sess");
+	const struct ddb_attr *version = ddb_item_get(item, "version");
+	struct ddb_name names[] = { { "#s", "sess" }, { "#v", "version" } };
+	struct ddb_item k = { 0 }, values = { 0 };
+	struct keyring_read_info info;
+	struct ddb_result res;
+	struct buf sealed;
+	bool ok;
+
+	buf_init(&sealed, 0);
+	switch (keyring_reseal(kr, item, r->hash_key, &sealed, &info)) {
+	case KEYRING_READ_OPENED:
+		break;
+	case KEYRING_READ_FAILED:
+		log_warn("reaper: a session sealed under key id \"%s\" does not decrypt (%s); "
+			 "left as it is",
+			 info.key_id, info.why);
+		/* fall through */
+	default:
+		pthread_mutex_lock(&r->lock);
+		r->stats.rekey_skipped++;
+		pthread_mutex_unlock(&r->lock);
+		goto out;
+	}
+	ok = ddb_item_add_s(&k, r->hash_key, key->value, key->value_len) == ERROR_OK &&
+	     ddb_item_add_s(&values, ":new", sealed.data, sealed.len) == ERROR_OK &&
+	     ddb_item_add_s(&values, ":old", sess->value, sess->value_len) == ERROR_OK &&
+	     (!version || (version->type == DDB_TYPE_N &&
+			   ddb_item_add_n(&values, ":v", version->value) == ERROR_OK));
+	if (!ok)
+		goto out;
+	struct ddb_request req = {
+		.op = DDB_OP_UPDATE_ITEM,
+		.table = r->table,
+		.key = &k,
+		.update = "SET #s = :new",
+		.condition = version ? "#s = :old AND #v = :v"
+				     : "#s = :old AND attribute_not_exists(#v)",
+		.names = names,
+		.n_names = 2,
+		.values = &values,
+	};
+	reaper_call(r, &req, &res);
+	pthread_mutex_lock(&r->lock);
+	if (res.rc == ERROR_OK)
+		r->stats.rekeyed++;
+	else if (res.rc != ERROR_CANCELLED)
+		r->stats.rekey_skipped++; /* changed meanwhile; found again if need be */
+	pthread_mutex_unlock(&r->lock);
+	ddb_result_clear(&res);
+out:
+	buf_free(&sealed);
+	ddb_item_clear(&k);
+	ddb_item_clear(&values);
+}
+
+/* Waits until next_ms (monotonic) or a stop; false on stop. */
+static bool reaper_pace(struct reaper *r, int64_t next_ms)
+{
+	bool go;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping && now_mono_ms() < next_ms)
+		reaper_sleep_locked(r, next_ms - now_mono_ms());
+	go = !r->stopping;
+	pthread_mutex_unlock(&r->lock);
+	return go;
+}
+
+/* One scan of the live sessions sealed under any key but the first,
+ * rewriting each at most rekey_rate a second. Runs under the lease, after
+ * the expiry pass; a stop or a lost lease ends it, and the next pass goes
+ * on from the start (what is done is no longer found). */
+static void reaper_rekey_pass(struct reaper *r)
+{
+	struct keyring *kr = keyring_holder_get(r->keys);
+	struct ddb_item values = { 0 }, start = { 0 };
+	struct ddb_name names[] = { { "#k", r->hash_key }, { "#e", "expires" }, { "#s", "sess" } };
+	int64_t gap_ms = 1000 / r->rekey_rate, next_ms = now_mono_ms();
+	uint64_t before;
+	struct buf current;
+	bool more, prefixed = *r->prefix != '\0';
+
+	/* One key: nothing is retired (a key no longer listed cannot be read). */
+	if (keyring_count(kr) < 2) {
+		keyring_unref(kr);
+		return;
+	}
+	buf_init(&current, 0);
+	buf_printf(&current, "%s1:%s:", SEAL_PREFIX, keyring_key_id(kr, 0));
+	more = buf_error(&current) == ERROR_OK &&
+	       ddb_item_add_n_i64(&values, ":now", now_wall_s()) == ERROR_OK &&
+	       (!prefixed || ddb_item_add_s(&values, ":p", r->prefix, strlen(r->prefix)) == ERROR_OK) &&
+	       ddb_item_add_s(&values, ":enc", SEAL_PREFIX, SEAL_PREFIX_LEN) == ERROR_OK &&
+	       ddb_item_add_s(&values, ":cur", current.data, current.len) == ERROR_OK;
+	pthread_mutex_lock(&r->lock);
+	before = r->stats.rekeyed;
+	pthread_mutex_unlock(&r->lock);
+	while (more) {
+		struct ddb_request req = {
+			.op = DDB_OP_SCAN,
+			.table = r->table,
+			.filter = prefixed ? "begins_with(#k, :p) AND #e > :now AND begins_with(#s, :enc) "
+					     "AND NOT begins_with(#s, :cur)"
+					   : "attribute_exists(#k) AND #e > :now AND begins_with(#s, :enc) "
+					     "AND NOT begins_with(#s, :cur)",
+			.names = names,
+			.n_names = 3,
+			.values = &values,
+			.exclusive_start_key = start.n ? &start : NULL,
+		};
+		struct ddb_result res;
+
+		if (reaper_call(r, &req, &res) != ERROR_OK || !reaper_keep_lease(r)) {
+			ddb_result_clear(&res);
+			break;
+		}
+		for (size_t i = 0; i < res.resp.n_items && more; i++) {
+			const struct ddb_attr *key = ddb_item_get(&res.resp.items[i], r->hash_key);
+			if (!key || key->type != DDB_TYPE_S ||
+			    strncmp(key->value, r->prefix, strlen(r->prefix)) != 0)
+				continue;
+			/* A slow pass renews the lease as it goes, as deletes do. */
+			more = reaper_pace(r, next_ms) && reaper_keep_lease(r);
+			next_ms = now_mono_ms() + gap_ms;
+			if (more)
+				reaper_rekey_item(r, kr, &res.resp.items[i]);
+		}
+		more = more && res.resp.has_last_key &&
+		       ddb_item_copy(&start, &res.resp.last_key) == ERROR_OK;
+		ddb_result_clear(&res);
+	}
+	pthread_mutex_lock(&r->lock);
+	if (r->stats.rekeyed != before)
+		log_info("reaper: rewrote %" PRIu64 " session(s) under key id \"%s\"",
+			 r->stats.rekeyed - before, keyring_key_id(kr, 0));
+	pthread_mutex_unlock(&r->lock);
+	buf_free(&current);
+	ddb_item_clear(&values);
+	ddb_item_clear(&start);
+	keyring_unref(kr);
+}
+
 /* ---- passes -------------------------------------------------------------- */
 
 enum error_code reaper_pass(struct reaper *r, bool *skipped)
@@ -390,7 +557,7 @@ enum error_code reaper_pass(struct reaper *r, bool *skipped)
 	struct reaper_segment *segs = NULL;
 	struct reaper_stats before;
 	int64_t started = now_mono_ms(), n_started = 0;
-	bool elsewhere = false, failed;
+	bool elsewhere = false, failed, kept;
 	enum error_code rc;
 
 	*skipped = false;
@@ -429,8 +596,15 @@ enum error_code reaper_pass(struct reaper *r, bool *skipped)
 
 	/* The pass ends when its deletes have (or a stop). */
 	pthread_mutex_lock(&r->lock);
-	while (r->inflight > 0 && !r->stopping)
+	while (r->inflight > 0 && !r->stopping) {
 		reaper_sleep_locked(r, REAPER_WAIT_SLICE_MS);
+		/* Deletes still draining hold the pass open: keep the lease. */
+		pthread_mutex_unlock(&r->lock);
+		kept = reaper_keep_lease(r);
+		pthread_mutex_lock(&r->lock);
+		if (!kept)
+			r->pass_failed = true;
+	}
 	failed = r->pass_failed || n_started < r->segments;
 	if (failed)
 		r->stats.failed_passes++;
@@ -442,6 +616,8 @@ enum error_code reaper_pass(struct reaper *r, bool *skipped)
 		 r->stats.scanned - before.scanned, r->stats.deleted - before.deleted,
 		 r->stats.conflicts - before.conflicts, now_mono_ms() - started);
 	pthread_mutex_unlock(&r->lock);
+	if (!failed && r->rekey_rate > 0 && r->keys)
+		reaper_rekey_pass(r);
 	return failed ? ERROR_UNAVAILABLE : ERROR_OK;
 }
 
@@ -465,11 +641,24 @@ static void *reaper_main(void *arg)
 	bool skipped;
 
 	pthread_setname_np(pthread_self(), "reaper");
+	log_info("reaper: every %" PRId64 " s, lease identity %s", r->interval, r->owner);
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
 		int64_t now = now_mono_ms();
+		int64_t renew = r->stats.lease_until
+					? r->lease_taken_ms + reaper_lease_seconds(r) * 1000 / 2 + 1
+					: INT64_MAX;
+
+		if (now >= renew) {
+			/* Between passes the holder keeps the lease, so no
+			 * other daemon's attempt lands in a gap. */
+			pthread_mutex_unlock(&r->lock);
+			reaper_keep_lease(r);
+			pthread_mutex_lock(&r->lock);
+			continue;
+		}
 		if (now < due) {
-			reaper_sleep_locked(r, due - now);
+			reaper_sleep_locked(r, (due < renew ? due : renew) - now);
 			continue;
 		}
 		pthread_mutex_unlock(&r->lock);
@@ -503,6 +692,8 @@ struct reaper *reaper_new(const struct reaper_config *cfg, struct ddb_client *dd
 	r->interval = cfg->interval > 0 ? cfg->interval : 600;
 	r->rate = cfg->max_deletes_per_second;
 	r->segments = cfg->segments > 0 ? cfg->segments : 1;
+	r->keys = cfg->keys;
+	r->rekey_rate = cfg->rekey_per_second;
 	r->first_pass_now = cfg->first_pass_now;
 	r->after_page = cfg->after_page;
 	r->after_page_arg = cfg->after_page_arg;
@@ -558,4 +749,12 @@ void reaper_stats(struct reaper *r, struct reaper_stats *out)
 	pthread_mutex_lock(&r->lock);
 	*out = r->stats;
 	pthread_mutex_unlock(&r->lock);
+	/* A lease that ran out (a stopped pass, a slow table) is not held. */
+	if (out->lease_until && out->lease_until <= now_wall_s())
+		out->lease_until = 0;
+}
+
+const char *reaper_owner(const struct reaper *r)
+{
+	return r->owner;
 }

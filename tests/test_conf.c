@@ -90,6 +90,8 @@ START_TEST(defaults_match_the_contract)
 	ck_assert_int_eq(c.reaper.interval, 600);
 	ck_assert_int_eq(c.reaper.max_deletes_per_second, 100);
 	ck_assert_int_eq(c.reaper.segments, 1);
+	ck_assert_uint_eq(c.encryption.n_keys, 0);
+	ck_assert(!c.encryption.required);
 	ck_assert_int_eq(c.log.level, LOG_LEVEL_INFO);
 	ck_assert_int_eq(c.log.format, CONF_LOG_TEXT);
 	conf_free(&c);
@@ -440,6 +442,60 @@ START_TEST(ca_file_fifo_refused)
 }
 END_TEST
 
+/* encryption: the list, its "FILE:LINE: message" errors, and the key
+ * files read at load (so -t and SIGHUP see a bad one), without blocking on
+ * a FIFO. */
+START_TEST(encryption_settings)
+{
+	char text[1024], want[256];
+	const char *e;
+	struct conf c;
+	FILE *f;
+
+	clear_env();
+	f = fopen(scratch_path("k1.key"), "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", f);
+	fclose(f);
+	chmod(scratch_path("k1.key"), 0600);
+	snprintf(text, sizeof(text), "encryption = {\n  keys = [\"k1:%s\"];\n  required = true;\n};\n",
+		 scratch_path("k1.key"));
+	ck_assert_ptr_null(load(text, &c));
+	ck_assert_uint_eq(c.encryption.n_keys, 1);
+	ck_assert_str_eq(c.encryption.keys[0] + 3, scratch_path("k1.key"));
+	ck_assert(c.encryption.required);
+	conf_free(&c);
+
+	e = load("encryption = {\n  keys = [\"k1\"];\n};\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, ":2: encryption.keys[0] must be \"id:path\""));
+	e = load("encryption = {\n  keys = [\"a:b:c\", \"x y:/k\"];\n};\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, ":2: encryption.keys[1] has a key id that is not"));
+	e = load("encryption = {\n  keys = \"k1:/x\";\n};\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, ":2: encryption.keys must be a list of strings"));
+	e = load("encryption = {\n\n  required = true;\n};\n", &c);
+	ck_assert_ptr_nonnull(strstr(e, ":3: encryption.required needs encryption.keys"));
+	snprintf(text, sizeof(text), "encryption = {\n  keys = [\"k1:%s\", \"k1:%s\"];\n};\n",
+		 scratch_path("k1.key"), scratch_path("k1.key"));
+	e = load(text, &c);
+	ck_assert_ptr_nonnull(strstr(e, ":2: encryption.keys: key id \"k1\" is listed twice"));
+	/* The key file's own errors name the key file. */
+	chmod(scratch_path("k1.key"), 0644);
+	snprintf(text, sizeof(text), "encryption = { keys = [\"k1:%s\", \"k2:%s\"]; };\n",
+		 scratch_path("k1.key"), scratch_path("fifo"));
+	alarm(2);
+	e = load(text, &c);
+	alarm(0);
+	snprintf(want, sizeof(want), "%s: the key file may be read or written by group or others "
+				     "(mode 0644); run: chmod 600 %s\n",
+		 scratch_path("k1.key"), scratch_path("k1.key"));
+	ck_assert_ptr_nonnull(strstr(e, want));
+	snprintf(want, sizeof(want), "%s: cannot read the key file: is a FIFO, not a regular file\n",
+		 scratch_path("fifo"));
+	ck_assert_ptr_nonnull(strstr(e, want));
+	unlink(scratch_path("k1.key"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -462,6 +518,7 @@ int main(void)
 	tcase_add_test(tc, settings_file_fifo_and_oversize_refused);
 	tcase_add_test(tc, token_file_fifo_oversize_and_nul_refused);
 	tcase_add_test(tc, ca_file_fifo_refused);
+	tcase_add_test(tc, encryption_settings);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

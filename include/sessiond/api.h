@@ -8,6 +8,7 @@
 #include "sessiond/creds.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/http_server.h"
+#include "sessiond/keyring.h"
 #include "sessiond/reaper.h"
 
 struct api;
@@ -23,6 +24,10 @@ void api_set_http(struct api *api, struct http_server *http);
 void api_set_reaper(struct api *api, struct reaper *reaper);
 /* Lets /readyz and /metrics report on the credentials (borrowed). */
 void api_set_creds(struct api *api, struct creds *creds);
+
+/* The encryption keys (borrowed; set once at start, before the server).
+ * Each request uses the keyring in force when it started. */
+void api_set_keyring(struct api *api, struct keyring_holder *keys);
 
 /* The routing table for http_server_config.routes (static). */
 const struct http_route *api_routes(void);

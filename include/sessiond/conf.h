@@ -67,10 +67,16 @@ struct conf {
 		char *attribute; /* item attribute holding the owner */
 	} users;
 	struct {
+		char **keys; /* n_keys "id:path" strings; must precede n_keys */
+		size_t n_keys;
+		bool required;
+	} encryption;
+	struct {
 		bool enabled;
 		int64_t interval;
 		int64_t max_deletes_per_second;
 		int64_t segments;
+		int64_t rekey_per_second;
 	} reaper;
 	struct {
 		enum log_level level;

@@ -13,6 +13,7 @@
 
 #include "sessiond/ddb_client.h"
 #include "sessiond/error.h"
+#include "sessiond/keyring.h"
 
 struct reaper_config {
 	const char *table;
@@ -21,6 +22,12 @@ struct reaper_config {
 	int64_t interval;            /* seconds between passes */
 	int64_t max_deletes_per_second; /* 0 = unlimited */
 	int64_t segments;            /* parallel Scan segments */
+	/* Encryption at rest: after each expiry pass, rewrite live sessions
+	 * still sealed under a key other than the first of keys, at most
+	 * rekey_per_second (0: never), each on condition that its sess and
+	 * version are still what was read. keys is borrowed and may be NULL. */
+	struct keyring_holder *keys;
+	int64_t rekey_per_second;
 	bool first_pass_now;         /* tests: no random initial delay */
 	/* Tests: called after each scanned page, before its deletes. */
 	void (*after_page)(void *arg);
@@ -34,6 +41,9 @@ struct reaper_stats {
 	uint64_t scanned;       /* expired candidates seen */
 	uint64_t deleted;
 	uint64_t conflicts;     /* touched or rewritten between scan and delete: kept */
+	uint64_t rekeyed;       /* sessions rewritten under the first key */
+	uint64_t rekey_skipped; /* changed meanwhile, or not decryptable: left as they are */
+	int64_t lease_until;    /* Unix seconds this daemon's lease runs to; 0: not held */
 };
 
 struct reaper;
@@ -60,5 +70,11 @@ void reaper_free(struct reaper *r);
 enum error_code reaper_pass(struct reaper *r, bool *skipped);
 
 void reaper_stats(struct reaper *r, struct reaper_stats *out);
+
+/* This daemon's lease identity (32 hex characters, random per process):
+ * the "owner" attribute of the lease item while it holds the lease, so an
+ * operator can tell from the table and /metrics which daemon of a fleet
+ * reaps. Borrowed; valid until reaper_free. */
+const char *reaper_owner(const struct reaper *r);
 
 #endif

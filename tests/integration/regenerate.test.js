@@ -158,3 +158,34 @@ describe('regenerate', () => {
     }
   })
 })
+
+describe('regenerate with encryption at rest', () => {
+  it('opens the old item and seals the new one under its own id', T, async () => {
+    const fs = require('node:fs')
+    const os = require('node:os')
+    const path = require('node:path')
+    const crypto = require('node:crypto')
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessiond-regen-key-'))
+    const key = path.join(dir, 'k1.key')
+    fs.writeFileSync(key, crypto.randomBytes(32).toString('hex') + '\n', { mode: 0o600 })
+    fs.chmodSync(key, 0o600)
+    const d = await startDaemon({ encryption: { keys: [`k1:${key}`] }, users: { index: 'by-user' } })
+    try {
+      const ddb = ddbLib.client()
+      let r = await request(d.url, 'POST', '/v1/sessions', { json: { data: { secret: 'x' }, user: 'enc' } })
+      const old = r.json
+      r = await request(d.url, 'POST', `/v1/sessions/${old.id}/regenerate`)
+      assert.equal(r.status, 201, ex(r))
+      assert.deepEqual(r.json.data, { secret: 'x' })
+      assert.equal(r.json.user, 'enc')
+      const item = await ddb.call('GetItem', { TableName: d.table, Key: { id: { S: 'sess:' + r.json.id } }, ConsistentRead: true })
+      assert.match(item.Item.sess.S, /^sessiond:enc:1:k1:/, 'sealed')
+      assert.deepEqual(item.Item.uid, { S: 'enc' })
+      r = await request(d.url, 'GET', `/v1/sessions/${r.json.id}`)
+      assert.deepEqual(r.json.data, { secret: 'x' }, ex(r))
+    } finally {
+      await d.stop()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
