@@ -28,6 +28,9 @@
 #define API_JSON "application/json; charset=utf-8"
 
 #define API_PATCH_BUCKETS 256
+#define API_PATCH_CONTENDED_MS 1000 /* a conflict marks a session hot for this long */
+#define API_PATCH_PACE_MS 8         /* until a round trip was measured */
+#define API_PATCH_PACE_MAX_MS 64
 
 /* PATCHes of one session in flight in this daemon, and those waiting for
  * them: read-merge-write rounds of the same session run one at a time, so
@@ -37,6 +40,10 @@ struct api_patch_slot {
 	struct api_patch_slot *next; /* in its bucket */
 	char *key;                   /* prefix + id */
 	struct api_op *waiting_head, *waiting_tail;
+	/* Fairness between daemons (api_patch_delay). */
+	int64_t contended_until_ms;  /* another daemon writes this session too */
+	int64_t last_version;        /* what our last PATCH of it wrote; 0: none */
+	long pace_ms;                /* about two read-write rounds; 0: unmeasured */
 };
 
 struct api {
@@ -94,12 +101,15 @@ struct api_op {
 	bool no_replay;         /* the next write must not be resent blindly */
 	int64_t blind_rounds;   /* replace writes that failed unseen and were re-checked */
 	bool holds_patch_slot;  /* this PATCH runs; others of its session wait */
+	int64_t round_ms;       /* PATCH: when its current read was sent */
 	struct keyring *kr;     /* the keys in force when the request began;
 	                           NULL: encryption is off */
 	struct api_op *next_waiting;
 };
 
 static void api_patch_release(struct api_op *op);
+static long api_patch_delay(struct api_op *op, bool conflict);
+static void api_patch_settled(struct api_op *op, int64_t written);
 
 static void api_op_free(struct api_op *op)
 {
@@ -570,7 +580,10 @@ static void api_retry(struct api_op *op, enum api_step step)
 	delay = 1 + (long)(r % (2u << (op->tries < 5 ? op->tries : 5)));
 	op->step = step;
 	if (step == STEP_PATCH_READ) {
+		if (op->holds_patch_slot)
+			delay = api_patch_delay(op, true);
 		op->now = now_wall_s();
+		op->round_ms = now_mono_ms();
 		api_send_get(op, true, delay);
 	} else {
 		op->step = STEP_PUT_REPLACE;
@@ -711,8 +724,10 @@ static void api_on_verify(struct api_op *op, struct ddb_result *res)
 								"match If-Match");
 		return;
 	case STEP_PATCH_WRITE:
-		if (ours)
+		if (ours) {
+			api_patch_settled(op, 0);
 			api_done_session(op, 200);
+		}
 		else
 			api_retry(op, STEP_PATCH_READ);
 		return;
@@ -831,12 +846,14 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 		api_on_patch_read(op, res);
 		return;
 	case STEP_PATCH_WRITE:
-		if (cond)
+		if (cond) {
 			api_retry(op, STEP_PATCH_READ);
-		else if (!api_take_item(op, res))
+		} else if (!api_take_item(op, res)) {
 			api_finish(op, 500, "the stored session cannot be read");
-		else
+		} else {
+			api_patch_settled(op, op->sess.version);
 			api_done_session(op, 200);
+		}
 		return;
 	case STEP_TOUCH:
 		if (cond || !api_take_item(op, res)) {
@@ -1072,8 +1089,78 @@ static void api_patch_release(struct api_op *op)
 	pthread_mutex_unlock(&api->patch_lock);
 	if (next) {
 		next->now = now_wall_s();
-		api_send_get(next, true, 0);
+		next->round_ms = now_mono_ms();
+		api_send_get(next, true, api_patch_delay(next, false));
 	}
+}
+
+/* Fairness between daemons. Within a daemon the PATCHes of a session
+ * queue; across daemons they race, and the daemon whose PATCH just won
+ * starts its next one at once, ahead of the losers' backoff: under a steady
+ * stream one daemon could win every round while another loses eight in a
+ * row (409). So once a session is seen contended (a conflict here, or a
+ * version that moved under us between two of our PATCHes), a fresh PATCH
+ * of it waits half to one pace before its read, and a retry waits less the
+ * more it has lost, so the oldest loser of the fleet tends to go first.
+ * The delay in milliseconds for op's next read; takes the patch lock. */
+static long api_patch_delay(struct api_op *op, bool conflict)
+{
+	struct api *api = op->api;
+	struct api_patch_slot *slot;
+	int64_t now = now_mono_ms();
+	long pace = API_PATCH_PACE_MS, delay = 0;
+	bool contended = false;
+	uint16_t r = 0;
+
+	pthread_mutex_lock(&api->patch_lock);
+	for (slot = api->patch_slots[api_patch_bucket(op->key)];
+	     slot && strcmp(slot->key, op->key) != 0; slot = slot->next)
+		;
+	if (slot) {
+		if (conflict)
+			slot->contended_until_ms = now + API_PATCH_CONTENDED_MS;
+		contended = now < slot->contended_until_ms;
+		if (slot->pace_ms)
+			pace = slot->pace_ms;
+	}
+	pthread_mutex_unlock(&api->patch_lock);
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint16_t)now;
+	if (conflict)
+		delay = (long)(r % (unsigned long)((pace >> (op->tries < 6 ? op->tries : 6)) + 1));
+	else if (contended)
+		delay = pace / 2 + (long)(r % (unsigned long)(pace / 2 + 1));
+	return delay;
+}
+
+/* op's write landed: measure the round it took, and notice another
+ * daemon's write between our last one and this (written: the version we
+ * wrote, 0 when unknown). */
+static void api_patch_settled(struct api_op *op, int64_t written)
+{
+	struct api *api = op->api;
+	struct api_patch_slot *slot;
+	int64_t now = now_mono_ms();
+	long pace = (long)(2 * (now - op->round_ms));
+
+	if (!op->holds_patch_slot)
+		return;
+	if (pace < 1)
+		pace = 1;
+	if (pace > API_PATCH_PACE_MAX_MS)
+		pace = API_PATCH_PACE_MAX_MS;
+	pthread_mutex_lock(&api->patch_lock);
+	for (slot = api->patch_slots[api_patch_bucket(op->key)];
+	     slot && strcmp(slot->key, op->key) != 0; slot = slot->next)
+		;
+	if (slot) {
+		slot->pace_ms = slot->pace_ms ? (3 * slot->pace_ms + pace) / 4 : pace;
+		if (written && slot->last_version && written - 1 != slot->last_version)
+			slot->contended_until_ms = now + API_PATCH_CONTENDED_MS;
+		if (written)
+			slot->last_version = written;
+	}
+	pthread_mutex_unlock(&api->patch_lock);
 }
 
 static void api_patch(void *ctx, struct http_request *req)
@@ -1109,8 +1196,10 @@ static void api_patch(void *ctx, struct http_request *req)
 		return;
 	}
 	http_suspend(req);
-	if (api_patch_acquire(op))
+	if (api_patch_acquire(op)) {
+		op->round_ms = now_mono_ms();
 		api_send_get(op, true, 0);
+	}
 }
 
 static void api_touch(void *ctx, struct http_request *req)
