@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "sessiond/api.h"
+#include "api_internal.h"
 #include "sessiond/buf.h"
 #include "sessiond/log.h"
 #include "sessiond/now.h"
@@ -157,9 +158,55 @@ static struct api_op *api_op_new(struct api *api, struct http_request *req, enum
 	return op;
 }
 
+/* ---- shared with the other endpoint modules (api_internal.h) ------------------ */
+
+const struct conf *api_conf(const struct api *api)
+{
+	return api->conf;
+}
+
+struct ddb_client *api_ddb(const struct api *api)
+{
+	return api->ddb;
+}
+
+struct keyring *api_keyring(const struct api *api)
+{
+	return keyring_holder_get(api->keys);
+}
+
+enum error_code api_session_to_item(const struct api *api, const struct session *s,
+				    struct ddb_item *item)
+{
+	const struct conf *c = api->conf;
+	enum error_code rc = session_to_item(s, c->dynamodb.hash_key, c->dynamodb.prefix, item);
+
+	if (rc == ERROR_OK && *c->users.index && s->user &&
+	    (rc = session_user_to_item(s, c->users.attribute, item)) != ERROR_OK)
+		ddb_item_clear(item);
+	return rc;
+}
+
+enum error_code api_session_from_item(const struct api *api, const struct ddb_item *item,
+				      struct session *s)
+{
+	const struct conf *c = api->conf;
+	enum error_code rc = session_from_item(item, c->dynamodb.hash_key, c->dynamodb.prefix, s);
+
+	/* An owner this daemon could not have written (another writer's
+	 * attribute of the same name) leaves the session ownerless rather
+	 * than unreadable. */
+	if (rc == ERROR_OK && *c->users.index &&
+	    session_user_from_item(item, c->users.attribute, s) == ERROR_NOMEM) {
+		session_clear(s);
+		rc = ERROR_NOMEM;
+	}
+	return rc;
+}
+
 /* ---- answers ----------------------------------------------------------------- */
 
-static void api_respond_json(struct http_request *req, unsigned status, json_t *doc)
+void api_respond_json(struct http_request *req, unsigned status, json_t *doc)
 {
 	char *text = json_dumps(doc, JSON_COMPACT);
 
@@ -198,7 +245,7 @@ static void api_done_session(struct api_op *op, unsigned status)
 
 /* Answers a failed DynamoDB call. Never 2xx; 503 (with Retry-After) when
  * another try later may work; no upstream text beyond its error code. */
-static void api_respond_ddb_error(struct http_request *req, const struct ddb_result *res)
+void api_respond_ddb_error(struct http_request *req, const struct ddb_result *res)
 {
 	char detail[128];
 
@@ -292,13 +339,13 @@ static void api_send_get(struct api_op *op, bool consistent, long delay_ms)
 	ddb_item_clear(&key);
 }
 
-/* The item of op->sess as stored: with encryption on, sess sealed under
- * the first key of the request's keyring. */
+/* The item of op->sess as stored: its owner with users.index on; with
+ * encryption on, sess sealed under the first key of the request's
+ * keyring. */
 static enum error_code api_session_item(const struct api_op *op, struct ddb_item *item)
 {
 	const struct conf *c = op->api->conf;
-	enum error_code rc = session_to_item(&op->sess, c->dynamodb.hash_key, c->dynamodb.prefix,
-					     item);
+	enum error_code rc = api_session_to_item(op->api, &op->sess, item);
 
 	if (rc == ERROR_OK && op->kr)
 		rc = keyring_seal_item(op->kr, item, c->dynamodb.hash_key);
@@ -377,6 +424,7 @@ enum api_update {
 	API_SET_EXPIRES = 1 << 1,
 	API_BUMP_VERSION = 1 << 2, /* version = old + 1, computed by DynamoDB */
 	API_SET_VERSION = 1 << 3,  /* version = op->sess.version */
+	API_SET_USER = 1 << 4,     /* the owner is op->sess.user (a PUT): set or removed */
 };
 
 /* UpdateItem of the live item at op->key: sets what `what` says, on
@@ -386,7 +434,7 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 {
 	const struct conf *c = op->api->conf;
 	struct ddb_item key = { 0 }, item = { 0 }, values = { 0 };
-	struct ddb_name names[6];
+	struct ddb_name names[7];
 	struct buf update, condition;
 	size_t n = 0;
 	bool ok = true, need_v = (what & (API_BUMP_VERSION | API_SET_VERSION)) || extra_condition;
@@ -402,6 +450,11 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		names[n++] = (struct ddb_name){ "#s", "sess" };
 	if (need_v)
 		names[n++] = (struct ddb_name){ "#v", "version" };
+	/* The owner is only the daemon's business with the index on. */
+	if (!*c->users.index)
+		what &= ~(unsigned)API_SET_USER;
+	if (what & API_SET_USER)
+		names[n++] = (struct ddb_name){ "#u", c->users.attribute };
 	ok = api_session_item(op, &item) == ERROR_OK && api_key_item(op, &key) == ERROR_OK &&
 	     ddb_item_add_n_i64(&values, ":now", op->now) == ERROR_OK &&
 	     (!required || ddb_item_add_s(&values, ":enc", SEAL_PREFIX, SEAL_PREFIX_LEN) == ERROR_OK);
@@ -424,8 +477,14 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		ok = api_value_from(&values, ":nv", &item, "version") == ERROR_OK;
 		buf_append_str(&update, "#v = :nv, ");
 	}
+	if (ok && (what & API_SET_USER) && op->sess.user) {
+		ok = ddb_item_add_s(&values, ":u", op->sess.user, op->sess.user_len) == ERROR_OK;
+		buf_append_str(&update, "#u = :u, ");
+	}
 	if (update.len >= 2)
 		buf_truncate(&update, update.len - 2); /* the last ", " */
+	if ((what & API_SET_USER) && !op->sess.user)
+		buf_append_str(&update, " REMOVE #u"); /* a PUT without user: ownerless */
 	buf_append_str(&condition, "attribute_exists(#k) AND #e > :now");
 	/* Under encryption.required a plain sess counts as absent. */
 	if (required)
@@ -481,12 +540,9 @@ static bool api_has_session(const struct ddb_result *res)
 /* Reads the session a write returned (ALL_NEW) into op->sess. */
 static bool api_take_item(struct api_op *op, const struct ddb_result *res)
 {
-	const struct conf *c = op->api->conf;
-
 	session_clear(&op->sess);
 	return res->resp.has_item &&
-	       session_from_item(&res->resp.item, c->dynamodb.hash_key, c->dynamodb.prefix,
-				 &op->sess) == ERROR_OK;
+	       api_session_from_item(op->api, &res->resp.item, &op->sess) == ERROR_OK;
 }
 
 /* Whether op->sess would fit in one DynamoDB item, with room for its key,
@@ -541,14 +597,14 @@ static void api_retry(struct api_op *op, enum api_step step)
 	} else {
 		op->step = STEP_PUT_REPLACE;
 		op->no_replay = true;
-		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
+		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION | API_SET_USER,
+				NULL);
 	}
 }
 
 /* A session read for PATCH: 404, 412, or merge and write. */
 static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 {
-	const struct conf *c = op->api->conf;
 	json_t *data;
 
 	if (!api_has_session(res)) {
@@ -556,8 +612,7 @@ static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 		return;
 	}
 	session_clear(&op->sess);
-	if (session_from_item(&res->resp.item, c->dynamodb.hash_key, c->dynamodb.prefix,
-			      &op->sess) != ERROR_OK) {
+	if (api_session_from_item(op->api, &res->resp.item, &op->sess) != ERROR_OK) {
 		api_finish(op, 500, "the stored session cannot be read");
 		return;
 	}
@@ -652,7 +707,9 @@ static void api_on_verify(struct api_op *op, struct ddb_result *res)
 			api_done_session(op, 200);
 		} else if (++op->blind_rounds < op->api->conf->dynamodb.max_attempts) {
 			op->step = STEP_PUT_REPLACE;
-			api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
+			api_send_update(op,
+					API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION | API_SET_USER,
+					NULL);
 		} else {
 			http_add_header(op->req, "Retry-After", "1");
 			api_finish(op, 503, "DynamoDB is unavailable");
@@ -841,12 +898,10 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 			api_done_session(op, 201);
 		return;
 	case STEP_GET: {
-		const struct conf *c = op->api->conf;
 		session_clear(&op->sess);
 		if (!api_has_session(res))
 			api_finish(op, 404, "no such session");
-		else if (session_from_item(&res->resp.item, c->dynamodb.hash_key,
-					   c->dynamodb.prefix, &op->sess) != ERROR_OK)
+		else if (api_session_from_item(op->api, &res->resp.item, &op->sess) != ERROR_OK)
 			api_finish(op, 500, "the stored session cannot be read");
 		else if (session_expired(&op->sess, op->now))
 			api_finish(op, 404, "no such session");
@@ -977,6 +1032,16 @@ static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
 		op->sess.expires = b.expires;
 	else
 		op->sess.expires = op->now + (b.has_ttl ? b.ttl : c->session.default_ttl);
+	if (b.user && !*c->users.index) {
+		session_body_clear(&b);
+		api_finish(op, 400, "user needs the sessions-of-a-user index (users.index), "
+				    "which is not configured");
+		return false;
+	}
+	free(op->sess.user);
+	op->sess.user = b.user; /* moved */
+	op->sess.user_len = b.user_len;
+	b.user = NULL;
 	session_body_clear(&b);
 	if (!op->sess.data) {
 		api_finish(op, 500, "out of memory");
@@ -1075,15 +1140,17 @@ static void api_put(void *ctx, struct http_request *req)
 		op->step = STEP_PUT_IF;
 		op->old_version = op->if_match;
 		op->sess.version = op->if_match + 1;
-		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_SET_VERSION,
+		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_SET_VERSION | API_SET_USER,
 				api_version_condition(op));
 	} else if (op->has_if_match) {
 		op->step = STEP_PUT_IF;
-		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
+		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION | API_SET_USER,
+				NULL);
 	} else {
 		/* version + 1 is not idempotent: no blind resend. */
 		op->no_replay = true;
-		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION, NULL);
+		api_send_update(op, API_SET_DATA | API_SET_EXPIRES | API_BUMP_VERSION | API_SET_USER,
+				NULL);
 	}
 }
 
@@ -1442,6 +1509,8 @@ static void api_metrics(void *ctx, struct http_request *req)
 	api_metric(&b, "sessiond_draining", "gauge",
 		   "1 while draining after SIGTERM (limits.drain): /readyz answers 503.",
 		   atomic_load(&api->draining) ? 1 : 0);
+	api_users_write_metrics(&b);
+	api_regen_write_metrics(&b);
 	if (api->reaper) {
 		struct reaper_stats rs;
 		reaper_stats(api->reaper, &rs);
@@ -1498,6 +1567,9 @@ static const struct http_route api_route_table[] = {
 	{ "/v1/sessions/{id}", HTTP_PATCH, "patch", HTTP_BODY_MERGE_PATCH, HTTP_AUTH_REQUIRED, api_patch },
 	{ "/v1/sessions/{id}", HTTP_DELETE, "delete", HTTP_BODY_NONE, HTTP_AUTH_REQUIRED, api_delete },
 	{ "/v1/sessions/{id}/touch", HTTP_POST, "touch", HTTP_BODY_JSON, HTTP_AUTH_REQUIRED, api_touch },
+	{ "/v1/sessions/{id}/regenerate", HTTP_POST, "regenerate", HTTP_BODY_JSON, HTTP_AUTH_REQUIRED, api_regen_post },
+	{ "/v1/users/{uid}/sessions", HTTP_GET, "user_sessions", HTTP_BODY_NONE, HTTP_AUTH_REQUIRED, api_users_list },
+	{ "/v1/users/{uid}/sessions", HTTP_DELETE, "user_revoke", HTTP_BODY_NONE, HTTP_AUTH_REQUIRED, api_users_revoke },
 	{ "/healthz", HTTP_GET, "healthz", HTTP_BODY_NONE, HTTP_AUTH_NONE, api_healthz },
 	{ "/readyz", HTTP_GET, "readyz", HTTP_BODY_NONE, HTTP_AUTH_NONE, api_readyz },
 	{ "/metrics", HTTP_GET, "metrics", HTTP_BODY_NONE, HTTP_AUTH_OPTIONAL, api_metrics },

@@ -66,6 +66,8 @@ static const struct conf_entry conf_table[] = {
 	INT("session.default_ttl", session.default_ttl, 1, 315360000, 86400),
 	INT("session.max_ttl", session.max_ttl, 1, 315360000, 2592000),
 	INT("session.touch_after", session.touch_after, 0, 315360000, 0),
+	STR("users.index", users.index, ""),
+	STR("users.attribute", users.attribute, "uid"),
 	{ "encryption.keys", CONF_STR_LIST, F(encryption.keys), 0, 4096, 0, NULL },
 	BOOL("encryption.required", encryption.required, 0),
 	BOOL("reaper.enabled", reaper.enabled, 1),
@@ -499,6 +501,18 @@ static void conf_validate(struct conf_parse *p, struct conf *c, const config_t *
 	if (!*c->dynamodb.hash_key || strlen(c->dynamodb.hash_key) > 255)
 		conf_error(p, conf_line(cfg, "dynamodb.hash_key"),
 			   "dynamodb.hash_key must be 1 to 255 characters");
+	if (*c->users.index && !conf_table_name_valid(c->users.index))
+		conf_error(p, conf_line(cfg, "users.index"),
+			   "users.index must be 3 to 255 characters of A-Z a-z 0-9 _ . -");
+	/* The owner must be an attribute of its own: the key, expires, type,
+	 * sess and version are written by the daemon for other purposes. */
+	if (!*c->users.attribute || strlen(c->users.attribute) > 255 ||
+	    strcmp(c->users.attribute, c->dynamodb.hash_key) == 0 ||
+	    strcmp(c->users.attribute, "expires") == 0 || strcmp(c->users.attribute, "type") == 0 ||
+	    strcmp(c->users.attribute, "sess") == 0 || strcmp(c->users.attribute, "version") == 0)
+		conf_error(p, conf_line(cfg, "users.attribute"),
+			   "users.attribute must be 1 to 255 characters and not the hash key, "
+			   "expires, type, sess or version");
 	if (strspn(c->dynamodb.region, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
 		    strlen(c->dynamodb.region) ||
 	    strlen(c->dynamodb.region) > 64)

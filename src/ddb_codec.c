@@ -64,6 +64,8 @@ static const char *const ddb_codec_op_names[DDB_OP_COUNT] = {
 	[DDB_OP_DESCRIBE_TABLE] = "DescribeTable",
 	[DDB_OP_CREATE_TABLE] = "CreateTable",
 	[DDB_OP_UPDATE_TIME_TO_LIVE] = "UpdateTimeToLive",
+	[DDB_OP_QUERY] = "Query",
+	[DDB_OP_UPDATE_TABLE] = "UpdateTable",
 };
 
 static const char *const ddb_codec_op_targets[DDB_OP_COUNT] = {
@@ -75,6 +77,8 @@ static const char *const ddb_codec_op_targets[DDB_OP_COUNT] = {
 	[DDB_OP_DESCRIBE_TABLE] = "DynamoDB_20120810.DescribeTable",
 	[DDB_OP_CREATE_TABLE] = "DynamoDB_20120810.CreateTable",
 	[DDB_OP_UPDATE_TIME_TO_LIVE] = "DynamoDB_20120810.UpdateTimeToLive",
+	[DDB_OP_QUERY] = "DynamoDB_20120810.Query",
+	[DDB_OP_UPDATE_TABLE] = "DynamoDB_20120810.UpdateTable",
 };
 
 const char *ddb_op_name(enum ddb_op op)
@@ -662,10 +666,15 @@ enum {
 	DDB_CODEC_F_HASH_KEY = 1u << 13,
 	DDB_CODEC_F_TTL_NAME = 1u << 14,
 	DDB_CODEC_F_TTL_ON = 1u << 15,
+	DDB_CODEC_F_KEY_COND = 1u << 16,
+	DDB_CODEC_F_INDEX = 1u << 17,      /* index_name */
+	DDB_CODEC_F_INDEX_KEYS = 1u << 18, /* index_hash and index_range */
+	DDB_CODEC_F_INDEX_CAP = 1u << 19,
 };
 
 #define DDB_CODEC_F_EXPRESSIONS                                                                    \
-	(DDB_CODEC_F_COND | DDB_CODEC_F_UPDATE | DDB_CODEC_F_PROJ | DDB_CODEC_F_FILTER)
+	(DDB_CODEC_F_COND | DDB_CODEC_F_UPDATE | DDB_CODEC_F_PROJ | DDB_CODEC_F_FILTER |          \
+	 DDB_CODEC_F_KEY_COND)
 
 static const struct {
 	unsigned allowed, required;
@@ -696,10 +705,24 @@ static const struct {
 		0,
 	},
 	[DDB_OP_DESCRIBE_TABLE] = { 0, 0 },
-	[DDB_OP_CREATE_TABLE] = { DDB_CODEC_F_HASH_KEY, DDB_CODEC_F_HASH_KEY },
+	[DDB_OP_CREATE_TABLE] = {
+		DDB_CODEC_F_HASH_KEY | DDB_CODEC_F_INDEX | DDB_CODEC_F_INDEX_KEYS,
+		DDB_CODEC_F_HASH_KEY,
+	},
 	[DDB_OP_UPDATE_TIME_TO_LIVE] = {
 		DDB_CODEC_F_TTL_NAME | DDB_CODEC_F_TTL_ON,
 		DDB_CODEC_F_TTL_NAME,
+	},
+	[DDB_OP_QUERY] = {
+		DDB_CODEC_F_KEY_COND | DDB_CODEC_F_INDEX | DDB_CODEC_F_PROJ | DDB_CODEC_F_FILTER |
+			DDB_CODEC_F_NAMES | DDB_CODEC_F_VALUES | DDB_CODEC_F_CONSISTENT |
+			DDB_CODEC_F_START_KEY | DDB_CODEC_F_LIMIT,
+		DDB_CODEC_F_KEY_COND,
+	},
+	[DDB_OP_UPDATE_TABLE] = {
+		DDB_CODEC_F_HASH_KEY | DDB_CODEC_F_INDEX | DDB_CODEC_F_INDEX_KEYS |
+			DDB_CODEC_F_INDEX_CAP,
+		DDB_CODEC_F_HASH_KEY | DDB_CODEC_F_INDEX | DDB_CODEC_F_INDEX_KEYS,
 	},
 };
 
@@ -732,6 +755,10 @@ static unsigned ddb_codec_req_fields(const struct ddb_request *r)
 	f |= r->hash_key ? DDB_CODEC_F_HASH_KEY : 0;
 	f |= r->ttl_attribute ? DDB_CODEC_F_TTL_NAME : 0;
 	f |= r->ttl_enabled ? DDB_CODEC_F_TTL_ON : 0;
+	f |= r->key_condition ? DDB_CODEC_F_KEY_COND : 0;
+	f |= r->index_name ? DDB_CODEC_F_INDEX : 0;
+	f |= r->index_hash || r->index_range ? DDB_CODEC_F_INDEX_KEYS : 0;
+	f |= r->index_capacity ? DDB_CODEC_F_INDEX_CAP : 0;
 	return f;
 }
 
@@ -805,7 +832,16 @@ static bool ddb_codec_req_valid(const struct ddb_request *r)
 		return false;
 	if (!ddb_codec_opt_str_ok(r->condition) || !ddb_codec_opt_str_ok(r->update) ||
 	    !ddb_codec_opt_str_ok(r->projection) || !ddb_codec_opt_str_ok(r->filter) ||
-	    !ddb_codec_opt_str_ok(r->hash_key) || !ddb_codec_opt_str_ok(r->ttl_attribute))
+	    !ddb_codec_opt_str_ok(r->hash_key) || !ddb_codec_opt_str_ok(r->ttl_attribute) ||
+	    !ddb_codec_opt_str_ok(r->key_condition) || !ddb_codec_opt_str_ok(r->index_name) ||
+	    !ddb_codec_opt_str_ok(r->index_hash) || !ddb_codec_opt_str_ok(r->index_range))
+		return false;
+	/* An index is named with both its keys, or not at all (Query names
+	 * it alone); its capacity is positive. */
+	if (r->op != DDB_OP_QUERY &&
+	    (!r->index_name != !r->index_hash || !r->index_hash != !r->index_range))
+		return false;
+	if (r->index_capacity < 0)
 		return false;
 	/* DynamoDB refuses names and values that no expression could use. */
 	if ((have & (DDB_CODEC_F_NAMES | DDB_CODEC_F_VALUES)) && !(have & DDB_CODEC_F_EXPRESSIONS))
@@ -973,6 +1009,74 @@ static void ddb_codec_put_table_schema(struct buf *b, bool *first, const char *h
 	ddb_codec_put_str(b, first, "BillingMode", "PAY_PER_REQUEST");
 }
 
+static void ddb_codec_put_attr_def(struct buf *b, bool *inner, const char *name, const char *type)
+{
+	if (!*inner)
+		buf_append_char(b, ',');
+	*inner = false;
+	buf_append_str(b, "{\"AttributeName\":");
+	ddb_codec_put_string(b, name, strlen(name));
+	buf_printf(b, ",\"AttributeType\":\"%s\"}", type);
+}
+
+/* The index's IndexName, KeySchema and Projection members (inside its
+ * object). */
+static void ddb_codec_put_index_body(struct buf *b, const struct ddb_request *r)
+{
+	bool inner = true;
+
+	ddb_codec_put_str(b, &inner, "IndexName", r->index_name);
+	buf_append_str(b, ",\"KeySchema\":[{\"AttributeName\":");
+	ddb_codec_put_string(b, r->index_hash, strlen(r->index_hash));
+	buf_append_str(b, ",\"KeyType\":\"HASH\"},{\"AttributeName\":");
+	ddb_codec_put_string(b, r->index_range, strlen(r->index_range));
+	buf_append_str(b, ",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":"
+			  "\"KEYS_ONLY\"}");
+}
+
+/* AttributeDefinitions of the table's hash key and the index's keys. */
+static void ddb_codec_put_index_defs(struct buf *b, bool *first, const struct ddb_request *r)
+{
+	bool inner = true;
+
+	ddb_codec_put_key(b, first, "AttributeDefinitions");
+	buf_append_char(b, '[');
+	ddb_codec_put_attr_def(b, &inner, r->hash_key, "S");
+	ddb_codec_put_attr_def(b, &inner, r->index_hash, "S");
+	ddb_codec_put_attr_def(b, &inner, r->index_range, "N");
+	buf_append_char(b, ']');
+}
+
+/* CreateTable with its one global secondary index. */
+static void ddb_codec_put_table_with_index(struct buf *b, bool *first, const struct ddb_request *r)
+{
+	ddb_codec_put_index_defs(b, first, r);
+	ddb_codec_put_key(b, first, "KeySchema");
+	buf_append_str(b, "[{\"AttributeName\":");
+	ddb_codec_put_string(b, r->hash_key, strlen(r->hash_key));
+	buf_append_str(b, ",\"KeyType\":\"HASH\"}]");
+	ddb_codec_put_str(b, first, "BillingMode", "PAY_PER_REQUEST");
+	ddb_codec_put_key(b, first, "GlobalSecondaryIndexes");
+	buf_append_str(b, "[{");
+	ddb_codec_put_index_body(b, r);
+	buf_append_str(b, "}]");
+}
+
+/* UpdateTable creating the index. */
+static void ddb_codec_put_index_create(struct buf *b, bool *first, const struct ddb_request *r)
+{
+	ddb_codec_put_index_defs(b, first, r);
+	ddb_codec_put_key(b, first, "GlobalSecondaryIndexUpdates");
+	buf_append_str(b, "[{\"Create\":{");
+	ddb_codec_put_index_body(b, r);
+	if (r->index_capacity)
+		buf_printf(b,
+			   ",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":%ld,"
+			   "\"WriteCapacityUnits\":%ld}",
+			   r->index_capacity, r->index_capacity);
+	buf_append_str(b, "}}]");
+}
+
 /* Writes the body of a request that ddb_codec_req_valid accepted. Since
  * that check guarantees the op takes every field that is set, each field is
  * simply written when present. ERROR_INVALID from an attribute's value;
@@ -998,6 +1102,10 @@ static enum error_code ddb_codec_body_write(const struct ddb_request *r, struct 
 		ddb_codec_put_str(b, &first, "ProjectionExpression", r->projection);
 	if (r->filter)
 		ddb_codec_put_str(b, &first, "FilterExpression", r->filter);
+	if (r->key_condition)
+		ddb_codec_put_str(b, &first, "KeyConditionExpression", r->key_condition);
+	if (r->op == DDB_OP_QUERY && r->index_name)
+		ddb_codec_put_str(b, &first, "IndexName", r->index_name);
 	if (r->n_names)
 		ddb_codec_put_names(b, &first, r->names, r->n_names);
 	if (r->values && (rc = ddb_codec_put_item(b, &first, "ExpressionAttributeValues",
@@ -1020,7 +1128,11 @@ static enum error_code ddb_codec_body_write(const struct ddb_request *r, struct 
 		return rc;
 	if (r->limit)
 		ddb_codec_put_int(b, &first, "Limit", r->limit);
-	if (r->hash_key)
+	if (r->op == DDB_OP_UPDATE_TABLE)
+		ddb_codec_put_index_create(b, &first, r);
+	else if (r->hash_key && r->index_name)
+		ddb_codec_put_table_with_index(b, &first, r);
+	else if (r->hash_key)
 		ddb_codec_put_table_schema(b, &first, r->hash_key);
 	if (r->ttl_attribute) {
 		ddb_codec_put_key(b, &first, "TimeToLiveSpecification");
@@ -1065,6 +1177,7 @@ void ddb_response_clear(struct ddb_response *out)
 		ddb_item_clear(&out->items[i]);
 	free(out->items);
 	ddb_item_clear(&out->last_key);
+	free(out->indexes);
 	memset(out, 0, sizeof(*out));
 }
 
@@ -1131,6 +1244,57 @@ static bool ddb_codec_exact_copy(char *dst, size_t size, json_t *s)
 	return true;
 }
 
+/* Copies a string member of obj (when it is one) into dst, truncated. */
+static void ddb_codec_member_copy(char *dst, size_t size, json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	dst[0] = '\0';
+	if (json_is_string(v))
+		ddb_codec_text_copy(dst, size, json_string_value(v), json_string_length(v));
+}
+
+/* GlobalSecondaryIndexes, when present: name, status, keys, projection.
+ * Only an index without a name is malformed; whatever else is missing
+ * stays "" and fails the caller's comparison. */
+static enum error_code ddb_codec_decode_indexes(json_t *table, struct ddb_response *out)
+{
+	json_t *list = json_object_get(table, "GlobalSecondaryIndexes"), *gsi, *elem;
+	size_t i, j;
+
+	if (!list)
+		return ERROR_OK;
+	if (!json_is_array(list))
+		return ERROR_PARSE;
+	if (!json_array_size(list))
+		return ERROR_OK;
+	out->indexes = calloc(json_array_size(list), sizeof(*out->indexes));
+	if (!out->indexes)
+		return ERROR_NOMEM;
+	json_array_foreach(list, i, gsi) {
+		struct ddb_index *x = &out->indexes[out->n_indexes++];
+
+		if (!json_is_string(json_object_get(gsi, "IndexName")))
+			return ERROR_PARSE;
+		ddb_codec_member_copy(x->name, sizeof(x->name), gsi, "IndexName");
+		ddb_codec_member_copy(x->status, sizeof(x->status), gsi, "IndexStatus");
+		ddb_codec_member_copy(x->projection, sizeof(x->projection),
+				      json_object_get(gsi, "Projection"), "ProjectionType");
+		json_array_foreach(json_object_get(gsi, "KeySchema"), j, elem) {
+			json_t *type = json_object_get(elem, "KeyType");
+
+			if (json_is_string(type) && strcmp(json_string_value(type), "HASH") == 0)
+				ddb_codec_member_copy(x->hash, sizeof(x->hash), elem,
+						      "AttributeName");
+			else if (json_is_string(type) &&
+				 strcmp(json_string_value(type), "RANGE") == 0)
+				ddb_codec_member_copy(x->range, sizeof(x->range), elem,
+						      "AttributeName");
+		}
+	}
+	return ERROR_OK;
+}
+
 /* DescribeTable's Table and CreateTable's TableDescription: the status
  * (truncated if ever longer than the array; it is compared, not reused)
  * and the one HASH element of KeySchema. */
@@ -1161,7 +1325,7 @@ static enum error_code ddb_codec_decode_table(json_t *root, const char *key,
 		return ERROR_PARSE;
 	ddb_codec_text_copy(out->table_status, sizeof(out->table_status),
 			    json_string_value(status), json_string_length(status));
-	return ERROR_OK;
+	return ddb_codec_decode_indexes(table, out);
 }
 
 static enum error_code ddb_codec_decode_ttl(json_t *root, struct ddb_response *out)
@@ -1185,10 +1349,12 @@ static enum error_code ddb_codec_decode_op(enum ddb_op op, json_t *root, struct 
 	case DDB_OP_DELETE_ITEM:
 		return ddb_codec_decode_map(root, "Attributes", &out->has_item, &out->item);
 	case DDB_OP_SCAN:
+	case DDB_OP_QUERY:
 		return ddb_codec_decode_scan(root, out);
 	case DDB_OP_DESCRIBE_TABLE:
 		return ddb_codec_decode_table(root, "Table", out);
 	case DDB_OP_CREATE_TABLE:
+	case DDB_OP_UPDATE_TABLE:
 		return ddb_codec_decode_table(root, "TableDescription", out);
 	case DDB_OP_UPDATE_TIME_TO_LIVE:
 		return ddb_codec_decode_ttl(root, out);

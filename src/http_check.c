@@ -122,11 +122,16 @@ enum http_check_match http_check_match(const char *pattern, const char *path, si
 				       char *id)
 {
 	const char *hole = strstr(pattern, "{id}"), *end = path + path_len, *seg_end, *rest;
-	size_t head, rest_len;
+	size_t head, rest_len, hole_len = 4;
+	bool user = false;
 
 	/* Without this, a route without {id} handed the handler whatever the
 	 * caller's stack held as the id. */
 	id[0] = '\0';
+	if (!hole && (hole = strstr(pattern, "{uid}"))) {
+		user = true;
+		hole_len = 5;
+	}
 	if (!hole)
 		return strlen(pattern) == path_len && memcmp(pattern, path, path_len) == 0
 			       ? HTTP_CHECK_MATCH_PATH
@@ -137,14 +142,16 @@ enum http_check_match http_check_match(const char *pattern, const char *path, si
 	seg_end = memchr(path + head, '/', path_len - head);
 	if (!seg_end)
 		seg_end = end;
-	rest = hole + 4;
+	rest = hole + hole_len;
 	rest_len = strlen(rest);
 	if ((size_t)(end - seg_end) != rest_len || memcmp(rest, seg_end, rest_len) != 0)
 		return HTTP_CHECK_MATCH_NONE;
 	if (!http_check_decode(path + head, (size_t)(seg_end - path - head), id,
-			       SESSION_ID_MAX + 1) ||
-	    !session_id_valid(id, strlen(id)))
+			       user ? HTTP_CHECK_ID_SIZE : SESSION_ID_MAX + 1) ||
+	    !(user ? session_user_valid(id, strlen(id)) : session_id_valid(id, strlen(id)))) {
+		id[0] = '\0';
 		return HTTP_CHECK_MATCH_BAD_ID;
+	}
 	return HTTP_CHECK_MATCH_PATH;
 }
 

@@ -78,7 +78,7 @@ struct http_request {
 	size_t raw_len;   /* its length as received */
 	const struct http_route *route;
 	enum http_method method;
-	char id[SESSION_ID_MAX + 1];
+	char id[HTTP_CHECK_ID_SIZE];
 	char rid[HTTP_RID_MAX + 1];
 	struct buf body;
 	bool started;    /* the first access-handler call happened */
@@ -481,7 +481,7 @@ static bool http_route_find(struct http_request *req, int n_authz)
 	const struct http_route *r, *hit = NULL, *any = NULL;
 	enum http_check_match m, hit_match = HTTP_CHECK_MATCH_NONE;
 	unsigned allow = 0;
-	char id[SESSION_ID_MAX + 1];
+	char id[HTTP_CHECK_ID_SIZE];
 	struct buf allow_text;
 
 	for (r = req->srv->routes; r->pattern; r++) {
@@ -521,6 +521,11 @@ static bool http_route_find(struct http_request *req, int n_authz)
 	    !http_authorized(req, n_authz)) {
 		http_add_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 		http_respond_problem(req, 401, "a valid bearer token is required");
+		return false;
+	}
+	if (hit_match == HTTP_CHECK_MATCH_BAD_ID && strstr(hit->pattern, "{uid}")) {
+		http_respond_problem(req, 400, "user ids are 1 to 256 characters of UTF-8 "
+					       "without control characters");
 		return false;
 	}
 	if (hit_match == HTTP_CHECK_MATCH_BAD_ID) {

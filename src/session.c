@@ -119,6 +119,57 @@ bool session_id_valid(const char *id, size_t len)
 	return true;
 }
 
+/* ---- owners -------------------------------------------------------------- */
+
+bool session_user_valid(const char *user, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)user;
+	size_t i = 0, chars = 0;
+
+	if (!user || len == 0 || len > SESSION_USER_BYTES)
+		return false;
+	while (i < len) {
+		unsigned char c = u[i];
+		unsigned long cp;
+		size_t n, k;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return false;
+			i++;
+			chars++;
+			continue;
+		}
+		/* Strict UTF-8 (RFC 3629): no overlongs, surrogates or values
+		 * past U+10FFFF, which DynamoDB would refuse as an S value. */
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + n > len)
+			return false;
+		for (k = 1; k < n; k++) {
+			if ((u[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (u[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+			return false;
+		i += n;
+		chars++;
+	}
+	return chars <= SESSION_USER_MAX;
+}
+
 /* ---- parsing JSON from clients ------------------------------------------- */
 
 /* True if body nests arrays and objects at most max levels deep. Brackets
@@ -253,6 +304,25 @@ static enum error_code session_body_member(enum session_body_kind kind, const ch
 		out->data = json_incref(value);
 		return ERROR_OK;
 	}
+	if (strcmp(name, "user") == 0) {
+		if (kind == SESSION_BODY_TOUCH) {
+			session_why_set(why, "user is not allowed in a touch");
+			return ERROR_PARSE;
+		}
+		if (!json_is_string(value) ||
+		    !session_user_valid(json_string_value(value), json_string_length(value))) {
+			session_why_set(why, "user must be a string of 1 to %d characters without "
+					     "control characters",
+					SESSION_USER_MAX);
+			return ERROR_PARSE;
+		}
+		out->user_len = json_string_length(value);
+		out->user = malloc(out->user_len + 1);
+		if (!out->user)
+			return ERROR_NOMEM;
+		memcpy(out->user, json_string_value(value), out->user_len + 1);
+		return ERROR_OK;
+	}
 	if (strcmp(name, "ttl") == 0) {
 		/* json_is_integer refuses 1.0, 1e3, "5", true and null. */
 		if (!session_ttl_ok(value, max_ttl)) {
@@ -348,6 +418,7 @@ void session_body_clear(struct session_body *b)
 	if (!b)
 		return;
 	json_decref(b->data);
+	free(b->user);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -465,6 +536,7 @@ void session_clear(struct session *s)
 		return;
 	json_decref(s->data);
 	free(s->text);
+	free(s->user);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -547,6 +619,54 @@ out:
 	if (rc != ERROR_OK)
 		ddb_item_clear(item);
 	return rc;
+}
+
+enum error_code session_user_set(struct session *s, const char *user, size_t len)
+{
+	char *copy = NULL;
+
+	if (!s || (!user && len))
+		return ERROR_INVALID;
+	if (user) {
+		copy = malloc(len + 1);
+		if (!copy)
+			return ERROR_NOMEM;
+		memcpy(copy, user, len);
+		copy[len] = '\0';
+	}
+	free(s->user);
+	s->user = copy;
+	s->user_len = user ? len : 0;
+	return ERROR_OK;
+}
+
+enum error_code session_user_to_item(const struct session *s, const char *attr,
+				     struct ddb_item *item)
+{
+	if (!s || !attr || !*attr || !item)
+		return ERROR_INVALID;
+	if (!s->user)
+		return ERROR_OK;
+	if (!session_user_valid(s->user, s->user_len))
+		return ERROR_INVALID;
+	return ddb_item_add_s(item, attr, s->user, s->user_len);
+}
+
+enum error_code session_user_from_item(const struct ddb_item *item, const char *attr,
+				       struct session *s)
+{
+	const struct ddb_attr *a;
+
+	if (!item || !attr || !s)
+		return ERROR_INVALID;
+	a = ddb_item_get(item, attr);
+	if (!a)
+		return session_user_set(s, NULL, 0);
+	if (a->type != DDB_TYPE_S || !session_user_valid(a->value, a->value_len)) {
+		session_user_set(s, NULL, 0);
+		return ERROR_PARSE;
+	}
+	return session_user_set(s, a->value, a->value_len);
 }
 
 /* Copies the id out of a stored hash key "<prefix><id>". */
@@ -680,6 +800,22 @@ char *session_to_json(const struct session *s)
 	session_append_i64(&b, s->expires);
 	buf_append_str(&b, ",\"version\":");
 	session_append_i64(&b, s->version);
+	if (s->user) {
+		/* An owner may hold any character but controls: jansson
+		 * escapes it. */
+		json_t *u = json_stringn(s->user, s->user_len);
+		char *text = u ? json_dumps(u, JSON_ENCODE_ANY) : NULL;
+
+		json_decref(u);
+		if (!text) {
+			free(dumped);
+			buf_free(&b);
+			return NULL;
+		}
+		buf_append_str(&b, ",\"user\":");
+		buf_append_str(&b, text);
+		free(text);
+	}
 	buf_append_char(&b, '}');
 	free(dumped);
 	return buf_steal(&b); /* NULL if any append failed */

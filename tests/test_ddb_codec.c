@@ -142,7 +142,7 @@ START_TEST(op_names_and_targets)
 {
 	static const char *const names[DDB_OP_COUNT] = {
 		"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan",
-		"DescribeTable", "CreateTable", "UpdateTimeToLive",
+		"DescribeTable", "CreateTable", "UpdateTimeToLive", "Query", "UpdateTable",
 	};
 	char want[64];
 	int op;
@@ -1701,6 +1701,128 @@ START_TEST(error_survives_every_truncation)
 }
 END_TEST
 
+/* ---- v1.1: Query and the users' index ------------------------------------- */
+
+START_TEST(encode_query_and_index_ops)
+{
+	struct ddb_item values = { 0 }, start = { 0 };
+	struct ddb_name names[] = { { "#u", "uid" }, { "#e", "expires" } };
+
+	ck_assert_int_eq(ddb_item_add_s(&values, ":u", "alice", 5), ERROR_OK);
+	ck_assert_int_eq(ddb_item_add_n(&values, ":now", "100"), ERROR_OK);
+	ck_assert_int_eq(ddb_item_add_s(&start, "id", "sess:a", 6), ERROR_OK);
+	encode_expect(&(struct ddb_request){ .op = DDB_OP_QUERY, .table = "sessions",
+					     .index_name = "by-user",
+					     .key_condition = "#u = :u AND #e > :now",
+					     .names = names, .n_names = 2, .values = &values,
+					     .limit = 100, .exclusive_start_key = &start },
+		      "{\"TableName\":\"sessions\",\"KeyConditionExpression\":\"#u = :u AND #e > :now\","
+		      "\"IndexName\":\"by-user\","
+		      "\"ExpressionAttributeNames\":{\"#u\":\"uid\",\"#e\":\"expires\"},"
+		      "\"ExpressionAttributeValues\":{\":u\":{\"S\":\"alice\"},\":now\":{\"N\":\"100\"}},"
+		      "\"ExclusiveStartKey\":{\"id\":{\"S\":\"sess:a\"}},\"Limit\":100}");
+	encode_expect(&(struct ddb_request){ .op = DDB_OP_CREATE_TABLE, .table = "sessions",
+					     .hash_key = "id", .index_name = "by-user",
+					     .index_hash = "uid", .index_range = "expires" },
+		      "{\"TableName\":\"sessions\",\"AttributeDefinitions\":["
+		      "{\"AttributeName\":\"id\",\"AttributeType\":\"S\"},"
+		      "{\"AttributeName\":\"uid\",\"AttributeType\":\"S\"},"
+		      "{\"AttributeName\":\"expires\",\"AttributeType\":\"N\"}],"
+		      "\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}],"
+		      "\"BillingMode\":\"PAY_PER_REQUEST\",\"GlobalSecondaryIndexes\":[{"
+		      "\"IndexName\":\"by-user\",\"KeySchema\":["
+		      "{\"AttributeName\":\"uid\",\"KeyType\":\"HASH\"},"
+		      "{\"AttributeName\":\"expires\",\"KeyType\":\"RANGE\"}],"
+		      "\"Projection\":{\"ProjectionType\":\"KEYS_ONLY\"}}]}");
+	encode_expect(&(struct ddb_request){ .op = DDB_OP_UPDATE_TABLE, .table = "sessions",
+					     .hash_key = "id", .index_name = "by-user",
+					     .index_hash = "uid", .index_range = "expires",
+					     .index_capacity = 1 },
+		      "{\"TableName\":\"sessions\",\"AttributeDefinitions\":["
+		      "{\"AttributeName\":\"id\",\"AttributeType\":\"S\"},"
+		      "{\"AttributeName\":\"uid\",\"AttributeType\":\"S\"},"
+		      "{\"AttributeName\":\"expires\",\"AttributeType\":\"N\"}],"
+		      "\"GlobalSecondaryIndexUpdates\":[{\"Create\":{"
+		      "\"IndexName\":\"by-user\",\"KeySchema\":["
+		      "{\"AttributeName\":\"uid\",\"KeyType\":\"HASH\"},"
+		      "{\"AttributeName\":\"expires\",\"KeyType\":\"RANGE\"}],"
+		      "\"Projection\":{\"ProjectionType\":\"KEYS_ONLY\"},"
+		      "\"ProvisionedThroughput\":{\"ReadCapacityUnits\":1,\"WriteCapacityUnits\":1}}}]}");
+	/* Refused: a Query without its key condition, an index half named, an
+	 * UpdateTable without the index, index keys on a Query. */
+	struct buf b;
+	buf_init(&b, 0);
+	ck_assert_int_eq(ddb_request_encode(&(struct ddb_request){ .op = DDB_OP_QUERY, .table = "t" }, &b),
+			 ERROR_INVALID);
+	ck_assert_int_eq(ddb_request_encode(&(struct ddb_request){ .op = DDB_OP_CREATE_TABLE,
+								  .table = "t", .hash_key = "id",
+								  .index_name = "x" },
+					    &b),
+			 ERROR_INVALID);
+	ck_assert_int_eq(ddb_request_encode(&(struct ddb_request){ .op = DDB_OP_UPDATE_TABLE,
+								  .table = "t", .hash_key = "id" },
+					    &b),
+			 ERROR_INVALID);
+	ck_assert_int_eq(ddb_request_encode(&(struct ddb_request){ .op = DDB_OP_QUERY, .table = "t",
+								  .key_condition = "a",
+								  .index_hash = "u" },
+					    &b),
+			 ERROR_INVALID);
+	buf_free(&b);
+	ddb_item_clear(&values);
+	ddb_item_clear(&start);
+}
+END_TEST
+
+START_TEST(decode_query_and_indexes)
+{
+	struct ddb_response r = { 0 };
+
+	ck_assert_int_eq(decode_str(DDB_OP_QUERY,
+				    "{\"Count\":1,\"ScannedCount\":1,\"Items\":[{\"id\":{\"S\":\"sess:a\"},"
+				    "\"uid\":{\"S\":\"u\"},\"expires\":{\"N\":\"5\"}}],"
+				    "\"LastEvaluatedKey\":{\"id\":{\"S\":\"sess:a\"},\"uid\":{\"S\":\"u\"},"
+				    "\"expires\":{\"N\":\"5\"}}}",
+				    &r),
+			 ERROR_OK);
+	ck_assert_uint_eq(r.n_items, 1);
+	ck_assert(r.has_last_key);
+	ck_assert_uint_eq(r.last_key.n, 3);
+	ck_assert_int_eq(decode_str(DDB_OP_DESCRIBE_TABLE,
+				    "{\"Table\":{\"TableStatus\":\"ACTIVE\",\"KeySchema\":"
+				    "[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}],"
+				    "\"GlobalSecondaryIndexes\":[{\"IndexName\":\"by-user\","
+				    "\"IndexStatus\":\"CREATING\",\"KeySchema\":["
+				    "{\"AttributeName\":\"uid\",\"KeyType\":\"HASH\"},"
+				    "{\"AttributeName\":\"expires\",\"KeyType\":\"RANGE\"}],"
+				    "\"Projection\":{\"ProjectionType\":\"KEYS_ONLY\"}},"
+				    "{\"IndexName\":\"other\"}]}}",
+				    &r),
+			 ERROR_OK);
+	ck_assert_uint_eq(r.n_indexes, 2);
+	ck_assert_str_eq(r.indexes[0].name, "by-user");
+	ck_assert_str_eq(r.indexes[0].status, "CREATING");
+	ck_assert_str_eq(r.indexes[0].hash, "uid");
+	ck_assert_str_eq(r.indexes[0].range, "expires");
+	ck_assert_str_eq(r.indexes[0].projection, "KEYS_ONLY");
+	ck_assert_str_eq(r.indexes[1].name, "other");
+	ck_assert_str_eq(r.indexes[1].hash, "");
+	ck_assert_int_eq(decode_str(DDB_OP_UPDATE_TABLE,
+				    "{\"TableDescription\":{\"TableStatus\":\"UPDATING\",\"KeySchema\":"
+				    "[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}]}}",
+				    &r),
+			 ERROR_OK);
+	ck_assert_uint_eq(r.n_indexes, 0);
+	ck_assert_int_eq(decode_str(DDB_OP_DESCRIBE_TABLE,
+				    "{\"Table\":{\"TableStatus\":\"ACTIVE\",\"KeySchema\":"
+				    "[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}],"
+				    "\"GlobalSecondaryIndexes\":[{\"IndexStatus\":\"ACTIVE\"}]}}",
+				    &r),
+			 ERROR_PARSE);
+	ddb_response_clear(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ddb_codec");
@@ -1739,6 +1861,8 @@ int main(void)
 	tcase_add_test(decode, decode_write_attributes);
 	tcase_add_test(decode, decode_scan);
 	tcase_add_test(decode, decode_table_ops);
+	tcase_add_test(decode, decode_query_and_indexes);
+	tcase_add_test(encode, encode_query_and_index_ops);
 	tcase_add_test(decode, decode_rejects_malformed);
 	tcase_add_test(decode, decode_refuses_every_truncation);
 	tcase_add_test(roundtrip, roundtrip_every_op);

@@ -98,7 +98,7 @@ static enum http_check_match match(const char *pattern, const char *path, char *
 
 START_TEST(route_patterns)
 {
-	char id[SESSION_ID_MAX + 1], longest[SESSION_ID_MAX + 20];
+	char id[HTTP_CHECK_ID_SIZE], longest[SESSION_ID_MAX + 20];
 
 	memset(id, 'x', sizeof(id));
 	ck_assert_int_eq(match("/v1/sessions", "/v1/sessions", id), HTTP_CHECK_MATCH_PATH);

@@ -886,6 +886,121 @@ START_TEST(if_match_values)
 }
 END_TEST
 
+/* ---- owners (v1.1) ------------------------------------------------------- */
+
+START_TEST(user_valid_rules)
+{
+	char big[SESSION_USER_MAX + 2];
+
+	ck_assert(session_user_valid("alice", 5));
+	ck_assert(session_user_valid("Jane Doe <jane@example.com>", 26));
+	ck_assert(session_user_valid("\xc3\xbc", 2));             /* ü */
+	ck_assert(session_user_valid("\xf0\x9f\x98\x80", 4));     /* 😀 */
+	ck_assert(!session_user_valid("", 0));
+	ck_assert(!session_user_valid(NULL, 3));
+	ck_assert(!session_user_valid("a\x01", 2));
+	ck_assert(!session_user_valid("a\tb", 3));
+	ck_assert(!session_user_valid("a\x7f", 2));
+	ck_assert(!session_user_valid("a\0b", 3));
+	ck_assert(!session_user_valid("\xc2\x85", 2));            /* C1 NEL */
+	ck_assert(!session_user_valid("\xc2\x9f", 2));
+	ck_assert(session_user_valid("\xc2\xa0", 2));             /* NBSP is no control */
+	ck_assert(!session_user_valid("\xc0\xaf", 2));            /* overlong */
+	ck_assert(!session_user_valid("\xed\xa0\x80", 3));        /* surrogate */
+	ck_assert(!session_user_valid("\xf4\x90\x80\x80", 4));    /* past U+10FFFF */
+	ck_assert(!session_user_valid("\xe2\x82", 2));            /* cut short */
+	ck_assert(!session_user_valid("\xff", 1));
+	memset(big, 'x', sizeof(big));
+	ck_assert(session_user_valid(big, SESSION_USER_MAX));
+	ck_assert(!session_user_valid(big, SESSION_USER_MAX + 1));
+	/* 256 characters of two bytes each: characters are counted. */
+	{
+		char two[SESSION_USER_MAX * 2 + 2];
+		for (int i = 0; i < SESSION_USER_MAX + 1; i++) {
+			two[2 * i] = '\xc3';
+			two[2 * i + 1] = '\xbc';
+		}
+		ck_assert(session_user_valid(two, SESSION_USER_MAX * 2));
+		ck_assert(!session_user_valid(two, SESSION_USER_MAX * 2 + 2));
+	}
+}
+END_TEST
+
+START_TEST(body_user)
+{
+	struct session_body b;
+	struct session_why why;
+	const char *ok = "{\"data\":{},\"user\":\"alice\"}";
+
+	ck_assert_int_eq(session_body_parse(SESSION_BODY_CREATE, ok, strlen(ok), 1000, 100, &b, &why),
+			 ERROR_OK);
+	ck_assert_str_eq(b.user, "alice");
+	ck_assert_uint_eq(b.user_len, 5);
+	session_body_clear(&b);
+	ck_assert_ptr_null(b.user);
+	ck_assert_int_eq(session_body_parse(SESSION_BODY_PUT, ok, strlen(ok), 1000, 100, &b, &why),
+			 ERROR_OK);
+	ck_assert_str_eq(b.user, "alice");
+	session_body_clear(&b);
+	static const char *const bad[] = {
+		"{\"user\":\"\"}", "{\"user\":1}", "{\"user\":null}", "{\"user\":[\"a\"]}",
+		"{\"user\":\"a\\u0000b\"}", "{\"user\":\"a\\u0085\"}", "{\"user\":\"a\\nb\"}",
+		"{\"user\":\"a\",\"user\":\"b\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(session_body_parse(SESSION_BODY_CREATE, bad[i], strlen(bad[i]), 1000,
+						    100, &b, &why),
+				 ERROR_PARSE);
+		ck_assert_ptr_null(b.user);
+	}
+	ck_assert_int_eq(session_body_parse(SESSION_BODY_TOUCH, "{\"user\":\"a\"}", 12, 1000, 100,
+					    &b, &why),
+			 ERROR_PARSE);
+	ck_assert_str_eq(why.detail, "user is not allowed in a touch");
+}
+END_TEST
+
+START_TEST(user_in_items_and_resource)
+{
+	struct session s = { 0 }, back = { 0 };
+	struct ddb_item item = { 0 };
+	char *text;
+
+	snprintf(s.id, sizeof(s.id), "abc");
+	s.data = json_object();
+	s.expires = 100;
+	s.version = 2;
+	ck_assert_int_eq(session_user_set(&s, "\"quoted\" \xc3\xbc", 11), ERROR_OK);
+	ck_assert_int_eq(session_to_item(&s, "id", "sess:", &item), ERROR_OK);
+	ck_assert_int_eq(session_user_to_item(&s, "uid", &item), ERROR_OK);
+	ck_assert_str_eq(ddb_item_get(&item, "uid")->value, "\"quoted\" \xc3\xbc");
+	ck_assert_int_eq(session_from_item(&item, "id", "sess:", &back), ERROR_OK);
+	ck_assert_int_eq(session_user_from_item(&item, "uid", &back), ERROR_OK);
+	ck_assert_str_eq(back.user, "\"quoted\" \xc3\xbc");
+	text = session_to_json(&back);
+	ck_assert_str_eq(text, "{\"id\":\"abc\",\"data\":{},\"expires\":100,\"version\":2,"
+			       "\"user\":\"\\\"quoted\\\" \xc3\xbc\"}");
+	free(text);
+	/* A stored owner that is not one: ERROR_PARSE, ownerless. */
+	ddb_item_clear(&item);
+	ck_assert_int_eq(ddb_item_add_n(&item, "uid", "5"), ERROR_OK);
+	ck_assert_int_eq(session_user_from_item(&item, "uid", &back), ERROR_PARSE);
+	ck_assert_ptr_null(back.user);
+	ddb_item_clear(&item);
+	ck_assert_int_eq(session_user_from_item(&item, "uid", &back), ERROR_OK);
+	ck_assert_ptr_null(back.user);
+	/* Without an owner nothing is added and the resource has no "user". */
+	ck_assert_int_eq(session_user_set(&s, NULL, 0), ERROR_OK);
+	ck_assert_int_eq(session_user_to_item(&s, "uid", &item), ERROR_OK);
+	ck_assert_uint_eq(item.n, 0);
+	text = session_to_json(&s);
+	ck_assert_ptr_null(strstr(text, "user"));
+	free(text);
+	session_clear(&s);
+	session_clear(&back);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("session");
@@ -899,6 +1014,7 @@ int main(void)
 
 	tcase_add_test(ids, id_new_is_32_base64url_and_distinct);
 	tcase_add_test(ids, id_valid_rules);
+	tcase_add_test(ids, user_valid_rules);
 	suite_add_tcase(s, ids);
 
 	tcase_add_test(bodies, body_create_defaults_and_values);
@@ -915,6 +1031,8 @@ int main(void)
 	tcase_add_test(bodies, body_depth_ignores_strings);
 	tcase_add_test(bodies, patch_parse_rules);
 	tcase_add_test(bodies, ttl_text);
+	tcase_add_test(bodies, body_user);
+	tcase_add_test(bodies, user_in_items_and_resource);
 	suite_add_tcase(s, bodies);
 
 	tcase_add_loop_test(merge, merge_patch_rfc7386_appendix_a, 0,

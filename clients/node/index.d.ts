@@ -33,6 +33,29 @@ declare namespace connectSessiond {
      * unchanged page view costs no second call. Default true.
      */
     slidingReads?: boolean
+    /**
+     * The owner of a session, stored with it when it is written whole (PUT):
+     * e.g. (sess) => sess.passport?.user. Needs users.index in sessiond. A
+     * number is written in decimal; anything else but a valid user id
+     * (1 to 256 characters, no control characters) means no owner.
+     */
+    userOf?: (sess: session.SessionData) => string | number | undefined | null
+  }
+
+  /** One session of a user, as listUserSessions gives it. */
+  interface UserSession {
+    id: string
+    /** Unix seconds. */
+    expires: number
+  }
+
+  /** A session resource as sessiond answers it (rotate). */
+  interface SessionResource {
+    id: string
+    data: session.SessionData
+    expires: number
+    version: number
+    user?: string
   }
 
   /** A failed store call; never names the session id or the token. */
@@ -40,7 +63,7 @@ declare namespace connectSessiond {
     name: 'SessiondError'
     /**
      * 'ERR_SESSIOND_HTTP' (an error answer: see status/title), 'ERR_SESSIOND_TIMEOUT',
-     * 'ERR_SESSIOND_BAD_ID', 'ERR_SESSIOND_RESPONSE', 'ERR_SESSIOND_CLOSED', or the
+     * 'ERR_SESSIOND_BAD_ID', 'ERR_SESSIOND_BAD_USER', 'ERR_SESSIOND_RESPONSE', 'ERR_SESSIOND_CLOSED', or the
      * socket error's code (ECONNREFUSED, ...). Thrown by the constructor:
      * 'ERR_SESSIOND_NO_EXPRESS_SESSION'.
      */
@@ -55,7 +78,7 @@ declare namespace connectSessiond {
     detail?: string
     /** The X-Request-Id sessiond answered with (find its log line by it). */
     requestId?: string
-    /** 'get' | 'set' | 'touch' | 'destroy'. */
+    /** 'get' | 'set' | 'touch' | 'destroy' | 'rotate' | 'listUserSessions' | 'revokeUserSessions'. */
     operation?: string
   }
 
@@ -77,6 +100,19 @@ declare namespace connectSessiond {
     touch(sid: string, sess: session.SessionData): Promise<void>
     destroy(sid: string, callback: Callback): void
     destroy(sid: string): Promise<void>
+    /** The session sid moved to a new id, data and owner kept; null when sid is gone. */
+    rotate(sid: string, callback: Callback<SessionResource | null>): void
+    rotate(sid: string): Promise<SessionResource | null>
+    /** rotate(req.sessionID), then req.sessionID and req.session are the new session; the new id. */
+    rotateSession(req: IncomingMessage, callback: Callback<string>): void
+    rotateSession(req: IncomingMessage): Promise<string>
+    /** The user's unexpired sessions, soonest expiry first (every page). */
+    listUserSessions(uid: string | number, callback: Callback<UserSession[]>): void
+    listUserSessions(uid: string | number): Promise<UserSession[]>
+    /** Revokes the user's sessions (all but except); how many were deleted. */
+    revokeUserSessions(uid: string | number, options: { except?: string } | undefined, callback: Callback<number>): void
+    revokeUserSessions(uid: string | number, callback: Callback<number>): void
+    revokeUserSessions(uid: string | number, options?: { except?: string }): Promise<number>
     /** Closes the store's own keep-alive connections; later calls fail. */
     close(): void
   }
@@ -90,6 +126,9 @@ declare namespace connectSessiond {
    * up; <= 0 when the cookie has expired.
    */
   function ttlSeconds(sess: { cookie?: unknown } | null | undefined, nowMs?: number): number
+
+  /** The RFC 7386 merge patch from JSON object a to b; undefined when none can say it (a null value). */
+  function mergeDiff(a: object, b: object): object | undefined
 }
 
 /**

@@ -48,7 +48,7 @@ const MOVED_TO_SESSIOND = {
   specialKeys: 'nothing (sessiond stores the session JSON only)',
   skipThrowMissingSpecialKeys: 'nothing (sessiond stores the session JSON only)',
 }
-const KNOWN_OPTIONS = new Set(['url', 'token', 'timeoutMs', 'agent', 'requestId', 'slidingReads'])
+const KNOWN_OPTIONS = new Set(['url', 'token', 'timeoutMs', 'agent', 'requestId', 'slidingReads', 'userOf'])
 
 // Sliding reads: get() asks sessiond to extend the expiry in the same request
 // (GET ?touch=1&ttl=N), so express-session's touch() at the end of the page
@@ -56,6 +56,8 @@ const KNOWN_OPTIONS = new Set(['url', 'token', 'timeoutMs', 'agent', 'requestId'
 const SLIDE_TOLERANCE_S = 5 // a touch this close to what the get set is done
 const SLIDE_WINDOW_MS = 60000 // a get and its page view's touch, at most this apart
 const SLIDE_MAX_ENTRIES = 10000 // sids slid and not yet touched, kept at most
+// api.md v1.1: an owner is 1 to 256 characters without control characters.
+const USER_RE = /^[^\u0000-\u001f\u007f-\u009f]{1,256}$/u
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -232,8 +234,12 @@ function checkOptions(options) {
   if (options.slidingReads !== undefined && typeof options.slidingReads !== 'boolean') {
     throw new TypeError('connect-sessiond: slidingReads must be a boolean')
   }
+  if (options.userOf !== undefined && typeof options.userOf !== 'function') {
+    throw new TypeError('connect-sessiond: userOf must be a function returning the owner of a session (or undefined)')
+  }
 
   return {
+    userOf: options.userOf,
     url,
     slidingReads: options.slidingReads !== false,
     token: typeof token === 'string' && token !== '' ? token : undefined,
@@ -241,6 +247,44 @@ function checkOptions(options) {
     agent: agent || undefined,
     requestId: options.requestId,
   }
+}
+
+// ---------------------------------------------------------------------------
+// Merge patches (RFC 7386) of what a request changed
+
+const isPlain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+function jsonEqual(a, b) {
+  if (a === b) return true
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]))
+  if (!isPlain(a) || !isPlain(b)) return false
+  const ka = Object.keys(a)
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual(a[k], b[k]))
+}
+
+// A null where a merge patch would read it as "delete" (in objects; arrays
+// are replaced whole, nulls and all).
+function nullInObjects(v) {
+  return v === null || (isPlain(v) && Object.values(v).some(nullInObjects))
+}
+
+// The merge patch that turns JSON object a into b, or undefined when none
+// can (b holds a null that the patch would read as a deletion).
+function mergeDiff(a, b) {
+  const patch = {}
+  for (const k of Object.keys(a)) if (!Object.prototype.hasOwnProperty.call(b, k)) patch[k] = null
+  for (const [k, v] of Object.entries(b)) {
+    const old = Object.prototype.hasOwnProperty.call(a, k) ? a[k] : undefined
+    if (isPlain(v) && isPlain(old)) {
+      const sub = mergeDiff(old, v)
+      if (sub === undefined) return undefined
+      if (Object.keys(sub).length) patch[k] = sub
+    } else if (old === undefined || !jsonEqual(old, v)) {
+      if (nullInObjects(v)) return undefined
+      patch[k] = v
+    }
+  }
+  return patch
 }
 
 // ---------------------------------------------------------------------------
@@ -261,10 +305,16 @@ function storeClass(Base) {
     #ownAgent
     #mod
     #requestId
+    #userOf
     #closed = false
     #sliding // get() extends the expiry (sessiond 1.1); off after a refusal
     #ttlGuess // the ttl the app's touches ask for, learned from cookies
     #slid = new Map() // sid -> { target: expiry the get set (s), at: ms }
+    // What each session looked like when get() read it (and after each
+    // write): { sid, text (its JSON), user }, keyed by the data object get()
+    // returned and then by express-session's Session made from it. A write
+    // of a session read in this request sends only what changed.
+    #loaded = new WeakMap()
 
     constructor(options) {
       const o = checkOptions(options)
@@ -280,6 +330,7 @@ function storeClass(Base) {
         new this.#mod.Agent({ keepAlive: true, keepAliveMsecs: 1000, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' })
       this.#requestId = o.requestId
       this.#sliding = o.slidingReads
+      this.#userOf = o.userOf
     }
 
     /** The session of sid, or null when sessiond has none (absent or expired). */
@@ -309,24 +360,185 @@ function storeClass(Base) {
         }
         const ttl = cookieTtl(data)
         if (guess && ttl === guess && /^(written|skipped)$/.test(res.headers['sessiond-touch'] || '')) {
-          this.#remember(sid, nowS + guess)
+          this.#rememberSlide(sid, nowS + guess)
         }
         this.#ttlGuess = ttl
+        this.#remember(data, sid, data, res.json.user)
         return data
       })
     }
 
-    /** Creates or replaces the session (PUT); an expired cookie deletes it. */
+    /**
+     * express-session makes req.session from what get() returned; the store
+     * remembers that the session was read, so that set() can send only what
+     * the request changed.
+     */
+    createSession(req, sess) {
+      const made = super.createSession(req, sess)
+      const rec = this.#loaded.get(sess)
+      if (rec) this.#loaded.set(made, rec)
+      return made
+    }
+
+    /**
+     * Writes the session; an expired cookie deletes it. A session read in
+     * this request (get) is written as a merge patch of what changed
+     * (PATCH): concurrent requests that change different keys all keep
+     * their changes, where a whole PUT would keep only the last one. A new
+     * session, a change of owner (userOf), or a change a merge patch cannot
+     * say (a null value) is a whole PUT. A read session that is gone by
+     * now (destroyed, revoked by "log out everywhere") stays gone.
+     */
     set(sid, sess, cb) {
       return this.#run(cb, async () => {
         checkSid('set', sid)
         this.#slid.delete(sid)
         const ttl = ttlSeconds(sess)
         if (ttl <= 0) return this.#destroy(sid, sess)
-        const body = JSON.stringify({ data: sess, ttl })
-        const res = await this.#call('set', 'PUT', sid, '', body, sess)
+        const plain = JSON.parse(JSON.stringify(sess))
+        const user = this.#owner(sess)
+        const rec = this.#loaded.get(sess)
+        if (rec && rec.sid === sid && (!this.#userOf || user === rec.user)) {
+          const patch = mergeDiff(JSON.parse(rec.text), plain)
+          if (patch !== undefined) {
+            const res = await this.#call('set', 'PATCH', sid, '', JSON.stringify(patch), sess, {
+              query: `?ttl=${ttl}`,
+              contentType: 'application/merge-patch+json',
+            })
+            if (res.status === 404) return // gone meanwhile: not brought back
+            if (res.status !== 200) throw problemError('set', res, this.#secrets(sid))
+            this.#remember(sess, sid, plain, rec.user)
+            return
+          }
+        }
+        const doc = { data: sess, ttl }
+        if (user !== undefined) doc.user = user
+        const res = await this.#call('set', 'PUT', sid, '', JSON.stringify(doc), sess)
         if (res.status !== 200 && res.status !== 201) throw problemError('set', res, this.#secrets(sid))
+        this.#remember(sess, sid, plain, user)
       })
+    }
+
+    /**
+     * express-session's req.session.regenerate: the old session is
+     * destroyed and the request gets a new, empty one (express-session's
+     * own semantics, kept). To keep the data under a new id instead, see
+     * rotate() and rotateSession().
+     */
+    regenerate(req, cb) {
+      return super.regenerate(req, cb)
+    }
+
+    /**
+     * Moves session sid to a new id made by sessiond, data and owner kept
+     * (POST /v1/sessions/{sid}/regenerate): session fixation defence
+     * without losing the session. Resolves with the new resource
+     * ({ id, data, expires, version, user? }), or null when sid is gone.
+     */
+    rotate(sid, cb) {
+      return this.#run(cb, async () => {
+        if (!validSid(sid)) return null
+        const res = await this.#call('rotate', 'POST', sid, '/regenerate', undefined, undefined)
+        if (res.status === 404) return null
+        if (res.status !== 201 || !res.json || !isPlain(res.json.data) || !validSid(res.json.id)) {
+          throw problemError('rotate', res, this.#secrets(sid))
+        }
+        return res.json
+      })
+    }
+
+    /**
+     * For an express request: rotate(req.sessionID), then req.sessionID and
+     * req.session are the new session (express-session sends the new
+     * cookie at the end of the request). Call it before changing the
+     * session in this request (at login, say). A session that is gone gets
+     * a new, empty one, as req.session.regenerate would. Resolves with the
+     * new id.
+     */
+    rotateSession(req, cb) {
+      return this.#run(cb, async () => {
+        const r = await this.rotate(req.sessionID)
+        if (!r) {
+          this.generate(req)
+          return req.sessionID
+        }
+        const data = r.data
+        if (!isPlain(data.cookie) && req.session && req.session.cookie) data.cookie = JSON.parse(JSON.stringify(req.session.cookie))
+        req.sessionID = r.id
+        this.#remember(data, r.id, data, r.user)
+        this.createSession(req, data)
+        return r.id
+      })
+    }
+
+    /**
+     * The unexpired sessions of user uid, soonest expiry first, every page
+     * followed: [{ id, expires }]. Needs users.index in sessiond.
+     */
+    listUserSessions(uid, cb) {
+      return this.#run(cb, async () => {
+        checkUser('listUserSessions', uid)
+        const out = []
+        let cursor = null
+        do {
+          const q = `?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
+          const res = await this.#call('listUserSessions', 'GET', '', '', undefined, undefined, {
+            path: `/v1/users/${encodeURIComponent(uid)}/sessions`,
+            query: q,
+          })
+          if (res.status !== 200 || !res.json || !Array.isArray(res.json.sessions)) {
+            throw problemError('listUserSessions', res, [this.#token])
+          }
+          out.push(...res.json.sessions)
+          cursor = typeof res.json.next === 'string' ? res.json.next : null
+        } while (cursor)
+        return out
+      })
+    }
+
+    /**
+     * Revokes every session of user uid ("log out everywhere"), or all but
+     * options.except (a session id: "log out other devices"). Resolves with
+     * how many were deleted.
+     */
+    revokeUserSessions(uid, options, cb) {
+      if (typeof options === 'function') {
+        cb = options
+        options = undefined
+      }
+      return this.#run(cb, async () => {
+        checkUser('revokeUserSessions', uid)
+        const except = options && options.except
+        if (except !== undefined && except !== null) checkSid('revokeUserSessions', except)
+        const res = await this.#call('revokeUserSessions', 'DELETE', '', '', undefined, undefined, {
+          path: `/v1/users/${encodeURIComponent(uid)}/sessions`,
+          query: except ? `?except=${encodeURIComponent(except)}` : '',
+        })
+        if (res.status !== 200 || !res.json || !Number.isInteger(res.json.deleted)) {
+          throw problemError('revokeUserSessions', res, [this.#token, except])
+        }
+        return res.json.deleted
+      })
+    }
+
+    // The owner of sess by the userOf option: a string (a number is
+    // written in decimal), or undefined.
+    #owner(sess) {
+      if (!this.#userOf) return undefined
+      let u
+      try {
+        u = this.#userOf(sess)
+      } catch {
+        u = undefined
+      }
+      if (typeof u === 'number' && Number.isFinite(u)) u = String(u)
+      return typeof u === 'string' && USER_RE.test(u) ? u : undefined
+    }
+
+    #remember(key, sid, data, user) {
+      if (key && typeof key === 'object') {
+        this.#loaded.set(key, { sid, text: JSON.stringify(data), user: typeof user === 'string' ? user : undefined })
+      }
     }
 
     /**
@@ -363,7 +575,7 @@ function storeClass(Base) {
     }
 
     // Notes that a get slid sid's expiry to target; bounded, oldest first out.
-    #remember(sid, target) {
+    #rememberSlide(sid, target) {
       if (this.#slid.size >= SLIDE_MAX_ENTRIES) {
         let n = SLIDE_MAX_ENTRIES / 10
         for (const k of this.#slid.keys()) {
@@ -426,9 +638,9 @@ function storeClass(Base) {
     // its Retry-After when that still fits in the deadline; a failure on a
     // reused keep-alive connection before any answer (the server closed it
     // while idle) is tried once more at once. Every call is idempotent.
-    async #call(op, method, sid, suffix, body, sess) {
+    async #call(op, method, sid, suffix, body, sess, opts = {}) {
       const deadline = Date.now() + this.#timeoutMs
-      const path = `${this.#basePath}/v1/sessions/${encodeURIComponent(sid)}${suffix}`
+      const path = (opts.path ? `${this.#basePath}${opts.path}` : `${this.#basePath}/v1/sessions/${encodeURIComponent(sid)}${suffix}`) + (opts.query || '')
       const headers = {
         Accept: 'application/json, application/problem+json',
         'User-Agent': `connect-sessiond/${VERSION} node/${process.versions.node}`,
@@ -437,7 +649,7 @@ function storeClass(Base) {
       const rid = this.#rid(sess)
       if (rid) headers['X-Request-Id'] = rid
       if (body !== undefined) {
-        headers['Content-Type'] = 'application/json'
+        headers['Content-Type'] = opts.contentType || 'application/json'
         headers['Content-Length'] = Buffer.byteLength(body)
       }
 
@@ -577,6 +789,16 @@ function validSid(sid) {
   return typeof sid === 'string' && SID_RE.test(sid)
 }
 
+function checkUser(op, uid) {
+  if (typeof uid === 'number' && Number.isFinite(uid)) uid = String(uid)
+  if (typeof uid !== 'string' || !USER_RE.test(uid)) {
+    throw new SessiondError(`sessiond ${op}: a user id is 1 to 256 characters without control characters`, {
+      code: 'ERR_SESSIOND_BAD_USER',
+      operation: op,
+    })
+  }
+}
+
 function checkSid(op, sid) {
   if (!validSid(sid)) {
     throw new SessiondError(
@@ -643,6 +865,7 @@ Object.defineProperty(connectSessiond, 'SessiondStore', {
 connectSessiond.SessiondError = SessiondError
 connectSessiond.requestIdMiddleware = requestIdMiddleware
 connectSessiond.ttlSeconds = ttlSeconds
+connectSessiond.mergeDiff = mergeDiff
 connectSessiond.default = connectSessiond
 
 module.exports = connectSessiond

@@ -2,5 +2,5 @@
 // state), so `import` and `require` never see two different stores.
 import connectSessiond from './index.js'
 
-export const { SessiondStore, SessiondError, requestIdMiddleware, ttlSeconds } = connectSessiond
+export const { SessiondStore, SessiondError, requestIdMiddleware, ttlSeconds, mergeDiff } = connectSessiond
 export default connectSessiond

@@ -65,6 +65,10 @@ struct conf {
 		int64_t touch_after; /* a touch writes only when it moves expires more */
 	} session;
 	struct {
+		char *index;     /* GSI of the sessions of a user; "" = off */
+		char *attribute; /* item attribute holding the owner */
+	} users;
+	struct {
 		char **keys; /* n_keys "id:path" strings; must precede n_keys */
 		size_t n_keys;
 		bool required;

@@ -21,6 +21,8 @@ enum ddb_op {
 	DDB_OP_DESCRIBE_TABLE,
 	DDB_OP_CREATE_TABLE,
 	DDB_OP_UPDATE_TIME_TO_LIVE,
+	DDB_OP_QUERY,
+	DDB_OP_UPDATE_TABLE,
 	DDB_OP_COUNT
 };
 
@@ -107,18 +109,30 @@ struct ddb_request {
 	const struct ddb_item *item;       /* PutItem */
 	const char *condition;             /* Put/Update/Delete ConditionExpression */
 	const char *update;                /* UpdateItem UpdateExpression */
-	const char *projection;            /* GetItem, Scan ProjectionExpression */
-	const char *filter;                /* Scan FilterExpression */
+	const char *projection;            /* GetItem, Scan, Query ProjectionExpression */
+	const char *filter;                /* Scan, Query FilterExpression */
+	const char *key_condition;         /* Query KeyConditionExpression */
 	const struct ddb_name *names;      /* ExpressionAttributeNames */
 	size_t n_names;
 	const struct ddb_item *values;     /* ExpressionAttributeValues (":v" names) */
 	enum ddb_return_values return_values; /* Put/Update/Delete ReturnValues */
-	bool consistent_read;              /* GetItem, Scan */
+	bool consistent_read;              /* GetItem, Scan, Query */
 	int segment;                       /* Scan Segment */
 	int total_segments;                /* Scan TotalSegments; 0: no segments */
-	const struct ddb_item *exclusive_start_key; /* Scan */
-	int limit;                         /* Scan Limit; 0: none */
-	const char *hash_key;              /* CreateTable: S hash key, on-demand billing */
+	const struct ddb_item *exclusive_start_key; /* Scan, Query */
+	int limit;                         /* Scan, Query Limit; 0: none */
+	const char *hash_key;              /* CreateTable: S hash key, on-demand billing;
+	                                      UpdateTable: named in AttributeDefinitions */
+	/* A global secondary index with an S hash key and an N range key,
+	 * projection KEYS_ONLY: Query's IndexName (index_name alone);
+	 * CreateTable's one index (all three, or none); UpdateTable creates it
+	 * (all three required). */
+	const char *index_name;
+	const char *index_hash;
+	const char *index_range;
+	long index_capacity;               /* UpdateTable: the new index's provisioned
+	                                      read and write capacity; 0: none given
+	                                      (on-demand tables) */
 	const char *ttl_attribute;         /* UpdateTimeToLive AttributeName */
 	bool ttl_enabled;                  /* UpdateTimeToLive Enabled */
 	/* For the transport, not the body: the write is not idempotent, so the
@@ -138,18 +152,30 @@ enum error_code ddb_request_encode(const struct ddb_request *req, struct buf *ou
 
 /* ---- responses --------------------------------------------------------- */
 
+/* A global secondary index as DescribeTable (CreateTable, UpdateTable)
+ * reports it; names that do not fit are truncated (they are compared). */
+struct ddb_index {
+	char name[256];
+	char status[32];     /* IndexStatus: "CREATING", "ACTIVE", ... */
+	char hash[256];      /* KeySchema HASH attribute name */
+	char range[256];     /* KeySchema RANGE attribute name, "" when none */
+	char projection[16]; /* Projection.ProjectionType */
+};
+
 struct ddb_response {
 	enum ddb_op op;
 	bool has_item;         /* GetItem found Item; Put/Update/Delete returned Attributes */
 	struct ddb_item item;  /* that Item or Attributes */
-	struct ddb_item *items; /* Scan Items (owned array of n_items) */
+	struct ddb_item *items; /* Scan, Query Items (owned array of n_items) */
 	size_t n_items;
-	bool has_last_key;       /* Scan: more pages follow */
-	struct ddb_item last_key; /* Scan LastEvaluatedKey */
-	int64_t count;          /* Scan Count */
-	int64_t scanned_count;  /* Scan ScannedCount */
-	char table_status[32];  /* DescribeTable, CreateTable TableStatus ("ACTIVE") */
-	char hash_key[256];     /* DescribeTable, CreateTable: KeySchema HASH name */
+	bool has_last_key;       /* Scan, Query: more pages follow */
+	struct ddb_item last_key; /* Scan, Query LastEvaluatedKey */
+	int64_t count;          /* Scan, Query Count */
+	int64_t scanned_count;  /* Scan, Query ScannedCount */
+	char table_status[32];  /* DescribeTable, CreateTable, UpdateTable TableStatus */
+	char hash_key[256];     /* DescribeTable, CreateTable, UpdateTable: KeySchema HASH */
+	struct ddb_index *indexes; /* ... and their GlobalSecondaryIndexes (owned) */
+	size_t n_indexes;
 	bool ttl_enabled;       /* UpdateTimeToLive: TimeToLiveSpecification.Enabled */
 };
 

@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sessiond/session.h"
+
+/* Room for what http_check_match writes: a session id or an owner (a
+ * user id of up to 256 characters of UTF-8), and a NUL. */
+#define HTTP_CHECK_ID_SIZE (SESSION_USER_BYTES + 1)
+
 /* The longest X-Request-Id echoed back (http_check_rid_sane). */
 #define HTTP_CHECK_RID_MAX 128
 
@@ -37,9 +43,10 @@ enum http_check_match {
 };
 
 /* Matches path[0..path_len) (raw, without the query) against a route
- * pattern with at most one "{id}" segment. id has room for SESSION_ID_MAX
- * + 1 bytes; on HTTP_CHECK_MATCH_PATH it holds the percent-decoded id (a
- * valid session id), or "" for a pattern without one. */
+ * pattern with at most one "{id}" or "{uid}" segment. id has room for
+ * HTTP_CHECK_ID_SIZE bytes; on HTTP_CHECK_MATCH_PATH it holds the
+ * percent-decoded segment (for {id} a valid session id, for {uid} a valid
+ * owner, session_user_valid), or "" for a pattern without one. */
 enum http_check_match http_check_match(const char *pattern, const char *path, size_t path_len,
 				       char *id);
 

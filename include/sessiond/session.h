@@ -18,6 +18,8 @@
 #define SESSION_ID_MAX 256       /* client-chosen ids: 1..256 unreserved chars */
 #define SESSION_JSON_MAX_DEPTH 64 /* deeper request bodies are refused */
 #define SESSION_ETAG_SIZE 32      /* room for session_etag's output */
+#define SESSION_USER_MAX 256      /* owners: 1..256 characters (code points) */
+#define SESSION_USER_BYTES (SESSION_USER_MAX * 4) /* their UTF-8 at most */
 
 /* Writes a new id (SESSION_ID_LEN base64url characters from 24 bytes of
  * RAND_bytes, 192 bits) and a NUL into out. ERROR_IO if the CSPRNG fails. */
@@ -25,6 +27,11 @@ enum error_code session_id_new(char *out);
 
 /* True if id[0..len) is 1..SESSION_ID_MAX characters of [A-Za-z0-9._~-]. */
 bool session_id_valid(const char *id, size_t len);
+
+/* True if user[0..len) is an owner (api.md, v1.1): valid UTF-8 of 1 to
+ * SESSION_USER_MAX characters, none of them a control character (C0, DEL
+ * or C1; a NUL included). */
+bool session_user_valid(const char *user, size_t len);
 
 /* Why a request body was refused: a short English detail for the problem
  * document (never containing the body itself; only a short printable ASCII
@@ -41,6 +48,8 @@ struct session_body {
 	int64_t ttl;
 	bool has_expires;
 	int64_t expires;
+	char *user; /* "user" (CREATE and PUT), valid; owned, NULL when absent */
+	size_t user_len;
 };
 
 enum session_body_kind {
@@ -55,7 +64,8 @@ enum session_body_kind {
  * valid UTF-8; no duplicate keys; no trailing data; data a JSON object (not
  * allowed in TOUCH; CREATE without it gets {}; PUT requires it); ttl a JSON
  * integer (not 1.0, 1e3 or "5") 1..max_ttl; expires a JSON integer with
- * now < expires <= now + max_ttl; not both ttl and expires; "id" and
+ * now < expires <= now + max_ttl; not both ttl and expires; user (not in
+ * TOUCH) a string that session_user_valid accepts; "id" and
  * "version" members are read-only and ignored; any other member is refused.
  * Numbers outside int64_t anywhere in the body are refused (jansson).
  * "\u0000" in strings is accepted. ERROR_PARSE with why filled on any
@@ -98,6 +108,8 @@ struct session {
 	size_t text_len;
 	int64_t expires;             /* Unix seconds, rounded up from the stored decimal */
 	int64_t version;             /* 0 for an item connect-dynamodb wrote */
+	char *user;                  /* the owner (valid), or NULL; owned */
+	size_t user_len;
 };
 
 void session_clear(struct session *s);
@@ -122,6 +134,19 @@ enum error_code session_to_item(const struct session *s, const char *hash_key,
 enum error_code session_from_item(const struct ddb_item *item, const char *hash_key,
 				  const char *prefix, struct session *out);
 
+/* The owner in items: session_user_to_item adds s->user to item as the S
+ * attribute attr (nothing when s has no owner); session_user_from_item
+ * sets s->user from item's attr (NULL when absent). ERROR_PARSE when the
+ * stored attribute is not an S that session_user_valid accepts (s is left
+ * ownerless then), ERROR_NOMEM. */
+enum error_code session_user_to_item(const struct session *s, const char *attr,
+				     struct ddb_item *item);
+enum error_code session_user_from_item(const struct ddb_item *item, const char *attr,
+				       struct session *s);
+
+/* Sets s->user to a copy of user[0..len) (NULL: ownerless). */
+enum error_code session_user_set(struct session *s, const char *user, size_t len);
+
 /* Makes s->data the tree of s->text (parsed now if need be) and drops the
  * text, so the caller may change the data. ERROR_NOMEM, or ERROR_PARSE for
  * text jansson refuses (an integer beyond int64_t, say). */
@@ -130,7 +155,8 @@ enum error_code session_load_data(struct session *s);
 /* True if the session counts as absent at now: expires <= now. */
 bool session_expired(const struct session *s, int64_t now);
 
-/* The resource JSON {"id","data","expires","version"}, compact; a new
+/* The resource JSON {"id","data","expires","version"} (and "user" when s
+ * has an owner), compact; a new
  * string the caller frees with free(); NULL on allocation failure or when
  * s has no data. The data is s->text as stored when s has it. */
 char *session_to_json(const struct session *s);

@@ -1,6 +1,8 @@
 /* table.h: the start-up check of the sessions table: it must exist with
  * the configured hash key, or be created (on-demand billing, TTL on
- * "expires") when dynamodb.create_table allows. Blocking; start-up only. */
+ * "expires") when dynamodb.create_table allows, and with users.index its
+ * global secondary index (hash users.attribute, range expires), created or
+ * added when allowed. Blocking; start-up only. */
 #ifndef SESSIOND_TABLE_H
 #define SESSIOND_TABLE_H
 

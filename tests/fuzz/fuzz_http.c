@@ -64,18 +64,22 @@ static bool fuzz_digits(const char *s, size_t n)
 	return n && strspn(s, "0123456789") >= n;
 }
 
-/* Routing promises: an {id} route hands over a valid id, others "". */
+/* Routing promises: an {id} route hands over a valid id, a {uid} route a
+ * valid owner, others "". */
 static void fuzz_route(const char *target)
 {
 	size_t len = strcspn(target, "?");
-	char id[SESSION_ID_MAX + 1];
+	char id[HTTP_CHECK_ID_SIZE];
 
 	for (const struct http_route *r = api_routes(); r->pattern; r++) {
 		enum http_check_match m = http_check_match(r->pattern, target, len, id);
-		bool hole = strstr(r->pattern, "{id}") != NULL;
+		bool user = strstr(r->pattern, "{uid}") != NULL;
+		bool hole = user || strstr(r->pattern, "{id}") != NULL;
 
 		if (m == HTTP_CHECK_MATCH_PATH &&
-		    (hole ? !session_id_valid(id, strlen(id)) : id[0] != '\0'))
+		    (user   ? !session_user_valid(id, strlen(id))
+		     : hole ? !session_id_valid(id, strlen(id))
+			    : id[0] != '\0'))
 			abort();
 		if (!hole && (m == HTTP_CHECK_MATCH_PATH) !=
 				     (strlen(r->pattern) == len && !memcmp(r->pattern, target, len)))

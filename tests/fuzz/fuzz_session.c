@@ -1,9 +1,11 @@
-/* fuzz_session.c: libFuzzer harness for src/session.c: one input is a body of
- * each kind, a merge patch, a stored sess text, an If-Match and a ?ttl= value. */
+/* fuzz_session.c: libFuzzer harness for src/session.c and src/cursor.c: one
+ * input is a body of each kind (with its owner), a merge patch, a stored
+ * sess text, an If-Match, a ?ttl= value, an owner and a paging cursor. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sessiond/cursor.h"
 #include "sessiond/jsontext.h"
 #include "sessiond/session.h"
 
@@ -75,6 +77,73 @@ static void read_stored(const char *in, size_t len)
 	ddb_item_clear(&item);
 }
 
+/* A body's owner: valid, and the same after the item and the resource. */
+static void owner_round_trip(const struct session_body *b)
+{
+	struct session s = { .id = "abc", .expires = NOW + 1, .version = 1 };
+	struct ddb_item item = { 0 };
+	struct session back;
+	json_t *doc;
+	char *text;
+
+	if (!b->user)
+		return;
+	if (!session_user_valid(b->user, b->user_len))
+		abort();
+	s.data = json_object();
+	if (session_user_set(&s, b->user, b->user_len) != ERROR_OK)
+		goto out;
+	if (session_to_item(&s, "id", "sess:", &item) != ERROR_OK ||
+	    session_user_to_item(&s, "uid", &item) != ERROR_OK)
+		goto out;
+	if (session_from_item(&item, "id", "sess:", &back) != ERROR_OK)
+		abort();
+	if (session_user_from_item(&item, "uid", &back) != ERROR_OK ||
+	    back.user_len != b->user_len || memcmp(back.user, b->user, b->user_len) != 0)
+		abort();
+	text = session_to_json(&back);
+	doc = text ? json_loads(text, 0, NULL) : NULL;
+	if (text && (!doc || !json_is_string(json_object_get(doc, "user")) ||
+		     json_string_length(json_object_get(doc, "user")) != b->user_len ||
+		     memcmp(json_string_value(json_object_get(doc, "user")), b->user, b->user_len)))
+		abort();
+	json_decref(doc);
+	free(text);
+	session_clear(&back);
+out:
+	ddb_item_clear(&item);
+	session_clear(&s);
+}
+
+/* The input as a cursor: what decodes has the shape and encodes back to a
+ * cursor that decodes to the same key. */
+static void cursor_check(const char *in, size_t len)
+{
+	static const struct cursor_shape shape = {
+		.hash_key = "id", .prefix = "sess:", .attribute = "uid", .uid = "alice", .uid_len = 5,
+	};
+	struct ddb_item key = { 0 }, again = { 0 };
+	char *text = NULL;
+
+	if (cursor_decode(in, len, &shape, &key) != ERROR_OK) {
+		if (key.n)
+			abort();
+		return;
+	}
+	if (key.n != 3 || cursor_encode(&key, &shape, &text) != ERROR_OK ||
+	    cursor_decode(text, strlen(text), &shape, &again) != ERROR_OK || again.n != 3)
+		abort();
+	for (size_t i = 0; i < key.n; i++) {
+		const struct ddb_attr *a = &key.attrs[i], *b = ddb_item_get(&again, a->name);
+		if (!b || a->type != b->type || a->value_len != b->value_len ||
+		    memcmp(a->value, b->value, a->value_len))
+			abort();
+	}
+	free(text);
+	ddb_item_clear(&key);
+	ddb_item_clear(&again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -93,6 +162,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     (b[k].has_expires && (b[k].expires <= NOW || b[k].expires > NOW + MAX_TTL)) ||
 		     (k != SESSION_BODY_TOUCH && !json_is_object(b[k].data))))
 			abort();
+	owner_round_trip(&b[SESSION_BODY_CREATE]);
+	owner_round_trip(&b[SESSION_BODY_PUT]);
+	if (b[SESSION_BODY_TOUCH].user)
+		abort(); /* no owner in a touch */
+	session_user_valid(in, size);
+	cursor_check(in, size);
 	s.data = b[SESSION_BODY_CREATE].data ? json_incref(b[SESSION_BODY_CREATE].data)
 					      : json_object();
 	if (session_patch_parse(in, size, &patch, &why) == ERROR_OK) {

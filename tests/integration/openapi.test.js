@@ -300,6 +300,38 @@ describe('docs/openapi.yaml', () => {
       await Promise.all([d && d.stop(), auth && auth.stop()])
     }, T)
 
+    it('v1.1: regenerate, and the sessions of a user (users.index on; off: 404 and 400)', T, async () => {
+      const REGEN = '/v1/sessions/{id}/regenerate'
+      const USERS = '/v1/users/{uid}/sessions'
+      const u = await startDaemon({ users: { index: 'by-user' } })
+      try {
+        const call = (method, p, opts) => request(u.url, method, p, opts)
+        const c = check(S, 'POST', await call('POST', S, J({ data: { a: 1 }, user: 'ann' })), 201)
+        assert.equal(c.json.user, 'ann')
+        check(ONE, 'PUT', await call('PUT', '/v1/sessions/oa-user', J({ data: {}, user: 'ann' })), 201)
+        check(S, 'POST', await call('POST', S, J({ data: {}, user: '' })), 400)
+        const r = check(REGEN, 'POST', await call('POST', `/v1/sessions/${c.json.id}/regenerate`), 201)
+        assert.equal(r.headers.get('location'), `/v1/sessions/${r.json.id}`)
+        check(REGEN, 'POST', await call('POST', `/v1/sessions/${c.json.id}/regenerate`), 404)
+        check(REGEN, 'POST', await call('POST', `/v1/sessions/${r.json.id}/regenerate`, J({ ttl: 0 })), 400)
+        check(REGEN, 'POST', await call('POST', `/v1/sessions/${r.json.id}/regenerate`, { body: '{}', type: 'text/plain' }), 415)
+        const l = check(USERS, 'GET', await call('GET', '/v1/users/ann/sessions?limit=1'), 200)
+        assert.equal(l.json.sessions.length, 1)
+        for (const x of l.json.sessions) assert.deepEqual(Object.keys(x).sort(), ['expires', 'id'])
+        check(USERS, 'GET', await call('GET', `/v1/users/ann/sessions?cursor=${l.json.next}`), 200)
+        check(USERS, 'HEAD', await call('HEAD', '/v1/users/ann/sessions'), 200)
+        check(USERS, 'GET', await call('GET', '/v1/users/ann/sessions?limit=0'), 400)
+        check(USERS, 'GET', await call('GET', '/v1/users/ann/sessions?cursor=forged'), 400)
+        check(USERS, 'DELETE', await call('DELETE', '/v1/users/ann/sessions?except=oa-user'), 200)
+        check(USERS, 'DELETE', await call('DELETE', '/v1/users/ann/sessions?except=a%20b'), 400)
+        assertDocumented(full, USERS, 'PUT', await call('PUT', '/v1/users/ann/sessions', J({})))
+      } finally {
+        await u.stop()
+      }
+      check(USERS, 'GET', await api('GET', '/v1/users/ann/sessions'), 404)
+      check(S, 'POST', await api('POST', S, J({ data: {}, user: 'ann' })), 400)
+    })
+
     it('sessions: create, read, replace, patch, touch, delete', T, async () => {
       const c = check(S, 'POST', await api('POST', S, J({ data: { a: 1 }, ttl: 600 })), 201)
       const id = c.json.id

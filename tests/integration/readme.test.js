@@ -48,12 +48,13 @@ describe('README layout', () => {
 
 describe('README examples', () => {
   let d
-  before(async () => { d = await startDaemon() })
+  // conf/sessiond.dev.conf (make run) has the users' index on.
+  before(async () => { d = await startDaemon({ users: { index: 'sessions-by-user' } }) })
   after(async () => { if (d) await d.stop() })
 
   it('every endpoint has an example, and each one works verbatim', { timeout: 30000 }, () => {
     const cmds = readmeCommands()
-    for (const route of ['POST', 'PUT', 'PATCH', 'DELETE', '/touch', '-I ', '/healthz', '/readyz', '/metrics'])
+    for (const route of ['POST', 'PUT', 'PATCH', 'DELETE', '/touch', '/regenerate', '/v1/users/', '-I ', '/healthz', '/readyz', '/metrics'])
       assert.ok(cmds.some((c) => c.includes(route)), `README has an example with ${route}`)
     for (const cmd of cmds) {
       assert.ok(cmd.includes('http://127.0.0.1:8080/'), `example uses the make run address: ${cmd}`)

@@ -11,6 +11,7 @@ const store = new SessiondStore({
   timeoutMs: 2000,
   agent: new http.Agent({ keepAlive: true }),
   requestId: () => undefined,
+  userOf: (sess) => (sess as { passport?: { user?: string } }).passport?.user,
 })
 const asStore: session.Store = store
 session({ store, secret: 's', resave: false, saveUninitialized: false })
@@ -26,6 +27,10 @@ async function promises(s: session.SessionData): Promise<void> {
   await store.set('sid', s)
   await store.touch('sid', s)
   await store.destroy('sid')
+  const rotated: { id: string; version: number } | null = await store.rotate('sid')
+  const mine: { id: string; expires: number }[] = await store.listUserSessions('alice')
+  const gone: number = await store.revokeUserSessions('alice', { except: 'sid' })
+  void rotated, mine, gone
   store.close()
   void got
 }

@@ -305,15 +305,16 @@ describe('an express-session app on SessiondStore, against sessiond', () => {
     const rid = `app-rid-${process.pid}-${crypto.randomBytes(4).toString('hex')}`
     await b.get('/visit', { 'X-Request-Id': rid })
     // sessiond logs each request with its id; the app's read (GET) and write
-    // (PUT) of this request must both be there under the app's id.
+    // (a PATCH of what changed: the session was read in this request) must
+    // both be there under the app's id.
     let lines = []
-    const both = () => lines.some((l) => /\bGET\b/.test(l)) && lines.some((l) => /\bPUT\b/.test(l))
+    const both = () => lines.some((l) => /\bGET\b/.test(l)) && lines.some((l) => /\bPATCH\b/.test(l))
     for (let i = 0; i < 100; i++) {
       lines = d.stderr().split('\n').filter((l) => l.includes(rid))
       if (both()) break
       await new Promise((r) => setTimeout(r, 20))
     }
-    assert.ok(both(), `a GET and a PUT logged under ${rid}:\n${lines.join('\n')}`)
+    assert.ok(both(), `a GET and a PATCH logged under ${rid}:\n${lines.join('\n')}`)
   })
 
   it('all calls of many requests go over one kept-alive connection to sessiond', T, async (t) => {

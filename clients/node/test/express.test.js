@@ -15,7 +15,6 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const crypto = require('node:crypto')
 const http = require('node:http')
-const util = require('node:util')
 
 const express = require('express')
 const session = require('express-session')
@@ -424,15 +423,13 @@ describe('a real express app on SessiondStore against sessiond', () => {
     assert.deepEqual(app.errors, [])
   })
 
-  it('20 concurrent requests of one session, each setting its own key: all answered, every write lands, last writer wins', T, async (t) => {
-    // express-session loads the session at the start of each request and,
-    // when it was modified, writes the whole session (PUT) at the end. The
-    // 20 requests overlap, so each writes the keys it loaded plus its own:
-    // the session ends up exactly as one of the 20 writes left it, and keys
-    // set by requests that wrote earlier may be missing (a lost update, as
-    // with connect-dynamodb). What is guaranteed and checked: every request
-    // succeeds, each writes once (version + 20), nothing is merged or torn,
-    // and the values present are right.
+  it('20 concurrent requests of one session, each setting its own key: all answered, every change survives', T, async (t) => {
+    // express-session loads the session at the start of each request and
+    // writes it at the end when it was modified. The store sends a session
+    // it read as a merge patch of what the request changed (PATCH), which
+    // sessiond merges into the current version: the 20 overlapping requests
+    // each add their own key and none overwrites another's (connect-dynamodb,
+    // and this store before, wrote the whole session: last writer wins).
     const N = 20
     const jar = await login(app, 'concurrent')
     const sid = jar.sid
@@ -444,18 +441,11 @@ describe('a real express app on SessiondStore against sessiond', () => {
     for (const r of rs) assert.equal(r.status, 200, r.text)
     const s = await stored(sid)
     assert.equal(s.version, v0 + N, 'each modified request wrote once')
-    const mine = store.sets.slice(sets0).map(withoutCookie)
-    assert.equal(mine.length, N)
+    assert.equal(store.sets.length - sets0, N)
     const final = withoutCookie(s.data)
-    assert.ok(
-      mine.some((w) => util.isDeepStrictEqual(w, final)),
-      `the stored session is one request's whole write: ${JSON.stringify(final)}`
-    )
     assert.equal(final.user, 'concurrent')
-    const keys = Object.keys(final).filter((k) => /^k\d+$/.test(k))
-    assert.ok(keys.length >= 1)
-    for (const k of keys) assert.equal(final[k], Number(k.slice(1)))
-    t.diagnostic(`keys surviving of ${N} concurrent writers: ${keys.length} (the rest were overwritten: last writer wins)`)
+    for (let i = 0; i < N; i++) assert.equal(final[`k${i}`], i, `request ${i}'s change survives`)
+    t.diagnostic(`keys surviving of ${N} concurrent writers: ${Object.keys(final).filter((k) => /^k\d+$/.test(k)).length}`)
 
     // The same session read concurrently: 20 touches, not one write.
     const v1 = s.version
