@@ -282,3 +282,135 @@ describe('a fleet of three daemons: one reaper', () => {
     assert.ok(passes.some((p) => p >= 1), `a survivor runs passes now: ${passes}`)
   })
 })
+
+describe('a fleet of three daemons: regenerate and revoke', () => {
+  let fleet
+  before(async () => {
+    fleet = await startFleet(3, { users: { index: 'sessions-by-user' } })
+  })
+  after(async () => {
+    for (const code of await stopFleet(fleet || [])) assert.equal(code, 0)
+  })
+
+  it('regenerate on A: the old id is 404 on B and C at once, the new one is there', async () => {
+    const [a, b, c] = fleet
+    const created = await fetch(`${b.url}/v1/sessions`, { method: 'POST', ...json({ data: { cart: [1, 2] }, user: 'fleet-u0', ttl: 600 }) })
+    assert.equal(created.status, 201)
+    const old = await created.json()
+    const r = await fetch(`${a.url}/v1/sessions/${old.id}/regenerate`, { method: 'POST' })
+    assert.equal(r.status, 201)
+    const moved = await r.json()
+    assert.notEqual(moved.id, old.id)
+    for (const d of [b, c]) {
+      assert.equal((await fetch(`${d.url}/v1/sessions/${old.id}`)).status, 404, `old id on ${d.url}`)
+      const got = await fetch(`${d.url}/v1/sessions/${moved.id}`)
+      assert.equal(got.status, 200)
+      const s = await got.json()
+      assert.deepEqual(s.data, { cart: [1, 2] })
+      assert.equal(s.user, 'fleet-u0')
+      assert.equal(s.version, 1)
+    }
+  })
+
+  it('revoke on B: every session of the user is 404 on A and C, other users keep theirs', async () => {
+    const [a, b, c] = fleet
+    const next = roundRobin(fleet)
+    const mine = []
+    for (let i = 0; i < 12; i++) {
+      const r = await fetch(`${next().url}/v1/sessions`, { method: 'POST', ...json({ data: { i }, user: 'fleet-u1', ttl: 600 + i }) })
+      assert.equal(r.status, 201)
+      mine.push((await r.json()).id)
+    }
+    const theirs = await (await fetch(`${c.url}/v1/sessions`, { method: 'POST', ...json({ data: {}, user: 'fleet-u2' }) })).json()
+    const listed = await (await fetch(`${a.url}/v1/users/fleet-u1/sessions`)).json()
+    assert.deepEqual(listed.sessions.map((s) => s.id).sort(), [...mine].sort(), 'every daemon lists what the others wrote')
+    const r = await fetch(`${b.url}/v1/users/fleet-u1/sessions`, { method: 'DELETE' })
+    assert.equal(r.status, 200)
+    assert.equal((await r.json()).deleted, 12)
+    for (const d of [a, c]) {
+      for (const id of mine) assert.equal((await fetch(`${d.url}/v1/sessions/${id}`)).status, 404, `${id} on ${d.url}`)
+      assert.deepEqual((await (await fetch(`${d.url}/v1/users/fleet-u1/sessions`)).json()).sessions, [])
+      assert.equal((await fetch(`${d.url}/v1/sessions/${theirs.id}`)).status, 200)
+    }
+  })
+})
+
+describe('a fleet of two daemons: a key rotation with a reload between the steps', () => {
+  const ddb = ddbLib.client()
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const crypto = require('node:crypto')
+  const { renderSettings, merge } = require('./lib/daemon')
+
+  it('loses nothing: every write lands, every daemon reads every session at every step', { timeout: 120000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessiond-fleet-keys-'))
+    const key = (name) => {
+      const file = path.join(dir, `${name}.key`)
+      fs.writeFileSync(file, crypto.randomBytes(32).toString('hex') + '\n', { mode: 0o600 })
+      return `${name}:${file}`
+    }
+    const k1 = key('k1')
+    const k2 = key('k2')
+    const fleet = await startFleet(2, { encryption: { keys: [k1] } })
+    try {
+      const reload = async (d, keys) => {
+        const settings = merge(d.settings, { encryption: { keys } })
+        fs.writeFileSync(d.file, renderSettings(settings))
+        const before = d.stderr().length
+        d.child.kill('SIGHUP')
+        await eventually(async () => /reload|SIGHUP/i.test(d.stderr().slice(before)), 5000, 'the daemon logged the reload')
+        await sleep(200)
+      }
+      const next = roundRobin(fleet)
+      const ids = []
+      for (let i = 0; i < 10; i++) {
+        const r = await fetch(`${next().url}/v1/sessions`, { method: 'POST', ...json({ data: { n: i } }) })
+        assert.equal(r.status, 201)
+        ids.push((await r.json()).id)
+      }
+      let written = 0
+      // Writes keep going through both daemons across all four reloads.
+      const writeRound = async (tag) => {
+        await Promise.all(ids.map(async (id, i) => {
+          const r = await fetch(`${next().url}/v1/sessions/${id}`, {
+            method: 'PATCH',
+            ...json({ [tag]: i }, 'application/merge-patch+json'),
+          })
+          assert.equal(r.status, 200, `PATCH ${id} at ${tag}`)
+          written++
+        }))
+      }
+      const readAll = async (tags) => {
+        for (const d of fleet) {
+          for (const [i, id] of ids.entries()) {
+            const r = await fetch(`${d.url}/v1/sessions/${id}`)
+            assert.equal(r.status, 200, `${id} on ${d.url}`)
+            const s = await r.json()
+            for (const t of tags) assert.equal(s.data[t], i, `${t} of ${id} on ${d.url}`)
+          }
+        }
+      }
+      await writeRound('s0')
+      await reload(fleet[0], [k1, k2]) // k2 added second: A reads it, still writes k1
+      await writeRound('s1')
+      await readAll(['s0', 's1'])
+      await reload(fleet[1], [k1, k2])
+      await writeRound('s2')
+      await reload(fleet[0], [k2, k1]) // k2 first: A writes k2, B reads it
+      await writeRound('s3')
+      await readAll(['s0', 's1', 's2', 's3'])
+      await reload(fleet[1], [k2, k1])
+      await writeRound('s4')
+      await readAll(['s0', 's1', 's2', 's3', 's4'])
+      assert.equal(written, 50)
+      for (const id of ids) {
+        const item = await ddb.getItem(fleet[0].table, { id: { S: `sess:${id}` } })
+        assert.match(item.sess.S, /^sessiond:enc:1:k2:/, 'rewritten under the new key')
+      }
+    } finally {
+      await stopFleet(fleet)
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
