@@ -1163,6 +1163,16 @@ static size_t api_patch_bucket(const char *key)
 	return h % API_PATCH_BUCKETS;
 }
 
+/* The slot of the session under key, or NULL (patch lock held). */
+static struct api_patch_slot *api_patch_slot_find_locked(struct api *api, const char *key)
+{
+	struct api_patch_slot *slot = api->patch_slots[api_patch_bucket(key)];
+
+	while (slot && strcmp(slot->key, key) != 0)
+		slot = slot->next;
+	return slot;
+}
+
 /* Takes the session's PATCH slot, or queues op behind the PATCH that holds
  * it. true when op may start now. */
 static bool api_patch_acquire(struct api_op *op)
@@ -1172,8 +1182,7 @@ static bool api_patch_acquire(struct api_op *op)
 	bool start = false;
 
 	pthread_mutex_lock(&api->patch_lock);
-	for (slot = *b; slot && strcmp(slot->key, op->key) != 0; slot = slot->next)
-		;
+	slot = api_patch_slot_find_locked(api, op->key);
 	if (slot) {
 		if (slot->waiting_tail)
 			slot->waiting_tail->next_waiting = op;
@@ -1246,9 +1255,7 @@ static long api_patch_delay(struct api_op *op, bool conflict)
 	uint16_t r = 0;
 
 	pthread_mutex_lock(&api->patch_lock);
-	for (slot = api->patch_slots[api_patch_bucket(op->key)];
-	     slot && strcmp(slot->key, op->key) != 0; slot = slot->next)
-		;
+	slot = api_patch_slot_find_locked(api, op->key);
 	if (slot) {
 		if (conflict)
 			slot->contended_until_ms = now + API_PATCH_CONTENDED_MS;
@@ -1283,9 +1290,7 @@ static void api_patch_settled(struct api_op *op, int64_t written)
 	if (pace > API_PATCH_PACE_MAX_MS)
 		pace = API_PATCH_PACE_MAX_MS;
 	pthread_mutex_lock(&api->patch_lock);
-	for (slot = api->patch_slots[api_patch_bucket(op->key)];
-	     slot && strcmp(slot->key, op->key) != 0; slot = slot->next)
-		;
+	slot = api_patch_slot_find_locked(api, op->key);
 	if (slot) {
 		slot->pace_ms = slot->pace_ms ? (3 * slot->pace_ms + pace) / 4 : pace;
 		if (written && slot->last_version && written - 1 != slot->last_version)
@@ -1464,13 +1469,6 @@ static void api_readyz(void *ctx, struct http_request *req)
 	}
 }
 
-static void api_metric(struct buf *b, const char *name, const char *type, const char *help,
-		       uint64_t value)
-{
-	metrics_family(b, name, type, help);
-	metrics_sample(b, name, NULL, value);
-}
-
 static void api_metrics(void *ctx, struct http_request *req)
 {
 	struct api *api = ctx;
@@ -1489,15 +1487,15 @@ static void api_metrics(void *ctx, struct http_request *req)
 			       "Where the AWS credentials came from.");
 		snprintf(labels, sizeof(labels), "source=\"%s\"", creds_source(api->creds));
 		metrics_sample(&b, "sessiond_credentials_info", labels, 1);
-		api_metric(&b, "sessiond_credentials_expiry_timestamp_seconds", "gauge",
+		metrics_single(&b, "sessiond_credentials_expiry_timestamp_seconds", "gauge",
 			   "When the current credentials expire (0: static, never).",
 			   (uint64_t)creds_expiration(api->creds));
-		api_metric(&b, "sessiond_credentials_refresh_failing", "gauge",
+		metrics_single(&b, "sessiond_credentials_refresh_failing", "gauge",
 			   "1 while the last refresh of temporary credentials failed.",
 			   creds_last_refresh_failed(api->creds) ? 1 : 0);
 	}
 	keyring_holder_write_metrics(api->keys, &b);
-	api_metric(&b, "sessiond_version_conflicts_total", "counter",
+	metrics_single(&b, "sessiond_version_conflicts_total", "counter",
 		   "Conditional writes that lost a race and were retried.",
 		   atomic_load(&api->conflicts));
 	metrics_family(&b, "sessiond_touches_total", "counter",
@@ -1506,7 +1504,7 @@ static void api_metrics(void *ctx, struct http_request *req)
 		       atomic_load(&api->touches_written));
 	metrics_sample(&b, "sessiond_touches_total", "result=\"skipped\"",
 		       atomic_load(&api->touches_skipped));
-	api_metric(&b, "sessiond_draining", "gauge",
+	metrics_single(&b, "sessiond_draining", "gauge",
 		   "1 while draining after SIGTERM (limits.drain): /readyz answers 503.",
 		   atomic_load(&api->draining) ? 1 : 0);
 	api_users_write_metrics(&b);
@@ -1514,32 +1512,32 @@ static void api_metrics(void *ctx, struct http_request *req)
 	if (api->reaper) {
 		struct reaper_stats rs;
 		reaper_stats(api->reaper, &rs);
-		api_metric(&b, "sessiond_reaper_passes_total", "counter",
+		metrics_single(&b, "sessiond_reaper_passes_total", "counter",
 			   "Reaper passes completed.", rs.passes);
-		api_metric(&b, "sessiond_reaper_failed_passes_total", "counter",
+		metrics_single(&b, "sessiond_reaper_failed_passes_total", "counter",
 			   "Reaper passes that ended on an error.", rs.failed_passes);
-		api_metric(&b, "sessiond_reaper_skipped_passes_total", "counter",
+		metrics_single(&b, "sessiond_reaper_skipped_passes_total", "counter",
 			   "Reaper passes skipped: another daemon held the lease.",
 			   rs.skipped_passes);
-		api_metric(&b, "sessiond_reaper_scanned_total", "counter",
+		metrics_single(&b, "sessiond_reaper_scanned_total", "counter",
 			   "Expired sessions found by the reaper.", rs.scanned);
-		api_metric(&b, "sessiond_reaper_deleted_total", "counter",
+		metrics_single(&b, "sessiond_reaper_deleted_total", "counter",
 			   "Expired sessions deleted by the reaper.", rs.deleted);
-		api_metric(&b, "sessiond_reaper_conflicts_total", "counter",
+		metrics_single(&b, "sessiond_reaper_conflicts_total", "counter",
 			   "Sessions kept because they were touched between scan and delete.",
 			   rs.conflicts);
-		api_metric(&b, "sessiond_reaper_rekeyed_total", "counter",
+		metrics_single(&b, "sessiond_reaper_rekeyed_total", "counter",
 			   "Sessions rewritten under the first encryption key "
 			   "(reaper.rekey_per_second).",
 			   rs.rekeyed);
-		api_metric(&b, "sessiond_reaper_rekey_skipped_total", "counter",
+		metrics_single(&b, "sessiond_reaper_rekey_skipped_total", "counter",
 			   "Sessions under a retired key left as they were: changed meanwhile, "
 			   "or not decryptable.",
 			   rs.rekey_skipped);
-		api_metric(&b, "sessiond_reaper_lease_held", "gauge",
+		metrics_single(&b, "sessiond_reaper_lease_held", "gauge",
 			   "1 while this daemon holds the fleet's reaper lease.",
 			   rs.lease_until ? 1 : 0);
-		api_metric(&b, "sessiond_reaper_lease_expiry_timestamp_seconds", "gauge",
+		metrics_single(&b, "sessiond_reaper_lease_expiry_timestamp_seconds", "gauge",
 			   "When this daemon's reaper lease runs out (0: not held).",
 			   (uint64_t)rs.lease_until);
 		{

@@ -475,14 +475,13 @@ void api_regen_post(void *ctx, struct http_request *req)
 
 void api_regen_write_metrics(struct buf *b)
 {
-	metrics_family(b, "sessiond_regenerations_total", "counter",
-		       "Sessions moved to a new id (regenerate answered 201).");
-	metrics_sample(b, "sessiond_regenerations_total", NULL, atomic_load(&regen_done));
-	metrics_family(b, "sessiond_regenerate_conflicts_total", "counter",
-		       "Regenerate rounds started over because the old session changed.");
-	metrics_sample(b, "sessiond_regenerate_conflicts_total", NULL,
+	metrics_single(b, "sessiond_regenerations_total", "counter",
+		       "Sessions moved to a new id (regenerate answered 201).",
+		       atomic_load(&regen_done));
+	metrics_single(b, "sessiond_regenerate_conflicts_total", "counter",
+		       "Regenerate rounds started over because the old session changed.",
 		       atomic_load(&regen_conflicts));
-	metrics_family(b, "sessiond_regenerate_orphans_total", "counter",
-		       "New items a failed regenerate could not remove (they expire).");
-	metrics_sample(b, "sessiond_regenerate_orphans_total", NULL, atomic_load(&regen_orphans));
+	metrics_single(b, "sessiond_regenerate_orphans_total", "counter",
+		       "New items a failed regenerate could not remove (they expire).",
+		       atomic_load(&regen_orphans));
 }

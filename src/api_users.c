@@ -495,18 +495,17 @@ void api_users_revoke(void *ctx, struct http_request *req)
 
 void api_users_write_metrics(struct buf *b)
 {
-	metrics_family(b, "sessiond_user_lists_total", "counter",
-		       "Lists of a user's sessions answered.");
-	metrics_sample(b, "sessiond_user_lists_total", NULL, atomic_load(&users_listed));
-	metrics_family(b, "sessiond_user_revokes_total", "counter",
-		       "Revokes of a user's sessions completed.");
-	metrics_sample(b, "sessiond_user_revokes_total", NULL, atomic_load(&users_revokes));
-	metrics_family(b, "sessiond_user_sessions_revoked_total", "counter",
-		       "Sessions deleted by revokes.");
-	metrics_sample(b, "sessiond_user_sessions_revoked_total", NULL,
+	metrics_single(b, "sessiond_user_lists_total", "counter",
+		       "Lists of a user's sessions answered.",
+		       atomic_load(&users_listed));
+	metrics_single(b, "sessiond_user_revokes_total", "counter",
+		       "Revokes of a user's sessions completed.",
+		       atomic_load(&users_revokes));
+	metrics_single(b, "sessiond_user_sessions_revoked_total", "counter",
+		       "Sessions deleted by revokes.",
 		       atomic_load(&users_revoked));
-	metrics_family(b, "sessiond_user_revoke_passes_total", "counter",
+	metrics_single(b, "sessiond_user_revoke_passes_total", "counter",
 		       "Query passes of revokes (a revoke repeats its query until it comes "
-		       "back empty, at most 3 passes).");
-	metrics_sample(b, "sessiond_user_revoke_passes_total", NULL, atomic_load(&users_passes));
+		       "back empty, at most 3 passes).",
+		       atomic_load(&users_passes));
 }

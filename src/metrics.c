@@ -26,6 +26,13 @@ void metrics_family(struct buf *b, const char *name, const char *type, const cha
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void metrics_single(struct buf *b, const char *name, const char *type, const char *help,
+		    uint64_t value)
+{
+	metrics_family(b, name, type, help);
+	metrics_sample(b, name, NULL, value);
+}
+
 void metrics_sample(struct buf *b, const char *name, const char *labels, uint64_t value)
 {
 	if (labels && *labels)

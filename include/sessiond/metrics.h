@@ -25,6 +25,10 @@ void metrics_family(struct buf *b, const char *name, const char *type, const cha
 /* One sample line; labels like `route="get",code="200"`, or NULL. */
 void metrics_sample(struct buf *b, const char *name, const char *labels, uint64_t value);
 
+/* A family of one unlabelled sample: metrics_family, then metrics_sample. */
+void metrics_single(struct buf *b, const char *name, const char *type, const char *help,
+		    uint64_t value);
+
 /* The _bucket (cumulative, with le), _sum and _count lines of h. */
 void metrics_histogram_write(struct buf *b, const char *name, const char *labels,
 			     const struct metrics_histogram *h);
