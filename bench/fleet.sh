@@ -31,15 +31,11 @@ raw=$state/raw.tsv
 data=bench/session.json
 started=$(date +%s)
 
-say() { printf '[bench-fleet %3ds] %s\n' $(($(date +%s) - started)) "$*" >&2; }
+bench_tag=bench-fleet
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-command -v wrk >/dev/null 2>&1 || {
-	sudo=""
-	[[ $(id -u) == 0 ]] || sudo=sudo
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends wrk
-}
+bench_need_wrk
 scripts/install-deps.sh
 say "building the release binary ($build/sessiond)"
 make --no-print-directory BUILD=$build all >/dev/null
@@ -48,22 +44,11 @@ rm -rf "$state"
 mkdir -p "$state"
 pids=()
 stop_all() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
+	stop_pids "${pids[@]}"
 	scripts/dynalite.sh stop "$state/dynalite" || true
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
-		console.log(s.address().port); s.close() })'
-}
 
 dynalite_url=$(scripts/dynalite.sh start "$state/dynalite")
 dynalite_pid=$(cat "$state/dynalite/pid")
@@ -88,27 +73,12 @@ EOF
 	$build/sessiond -c "$state/sessiond-$i.conf" 2>"$state/sessiond-$i.log" &
 	pids+=($!)
 	urls+=("http://127.0.0.1:$port")
-	for _ in $(seq 300); do
-		curl -fsS -o /dev/null "${urls[-1]}/readyz" 2>/dev/null && break
-		kill -0 "${pids[-1]}" 2>/dev/null || { cat "$state/sessiond-$i.log" >&2; exit 1; }
-		sleep 0.1
-	done
+	wait_http "${urls[-1]}/readyz" "${pids[-1]}" || { cat "$state/sessiond-$i.log" >&2; exit 1; }
 	say "daemon $i on ${urls[-1]} (pid ${pids[-1]})"
 done
 
 say "creating $NSESS sessions"
 node bench/prep.js --sessiond "${urls[0]}" --n "$NSESS" --data "$data"
-
-cpu_ns() { # PID...: CPU nanoseconds of every thread of every PID
-	local sum=0 a _ p f
-	for p in "$@"; do
-		for f in /proc/"$p"/task/*/schedstat; do
-			read -r a _ <"$f" 2>/dev/null || continue
-			sum=$((sum + a))
-		done
-	done
-	echo "$sum"
-}
 
 ddb_calls() { # URL...: DynamoDB requests completed, summed over the daemons
 	local u sum=0 n

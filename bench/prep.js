@@ -12,7 +12,6 @@
 const fs = require('fs')
 const http = require('http')
 const path = require('path')
-const sdk = require(path.join(__dirname, 'peer', 'node_modules', '@aws-sdk', 'client-dynamodb'))
 
 function has (name) {
   return process.argv.includes('--' + name)
@@ -58,6 +57,9 @@ async function pool (count, width, fn) {
 }
 
 async function ceiling (endpoint, table) {
+  // Loaded here: only the ceiling needs the SDK, which `make bench` installs
+  // in bench/peer and `make bench-fleet` does not.
+  const sdk = require(path.join(__dirname, 'peer', 'node_modules', '@aws-sdk', 'client-dynamodb'))
   const client = new sdk.DynamoDBClient({
     endpoint,
     region: 'us-east-1',

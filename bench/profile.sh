@@ -22,7 +22,12 @@ LOG_LEVEL=${LOG_LEVEL:-warn}
 THREADS=${THREADS:-0}
 state=build/profile
 data=bench/session.json
+started=$(date +%s)
+bench_tag=profile
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
+bench_need_wrk
 if [[ ! -x $bin ]]; then
 	make --no-print-directory BUILD=build/bench all >/dev/null
 fi
@@ -30,14 +35,14 @@ rm -rf "$state/run"
 mkdir -p "$state/run"
 pid=''
 stop_all() {
-	[[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	# shellcheck disable=SC2086 # none before the daemon starts
+	stop_pids $pid
 	scripts/dynalite.sh stop "$state/run/dynalite" || true
 }
 trap stop_all EXIT
 
 dynalite_url=$(scripts/dynalite.sh start "$state/run/dynalite")
-port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
-	console.log(s.address().port); s.close() })')
+port=$(free_port)
 cat >"$state/run/sessiond.conf" <<EOF
 listen = { address = "127.0.0.1"; port = $port; threads = $THREADS; };
 limits = { max_connections = 16000; connection_timeout = 30; };
@@ -49,10 +54,7 @@ EOF
 "$bin" -c "$state/run/sessiond.conf" 2>"$state/run/sessiond.log" &
 pid=$!
 url=http://127.0.0.1:$port
-for _ in $(seq 300); do
-	curl -fsS -o /dev/null "$url/readyz" 2>/dev/null && break
-	sleep 0.1
-done
+wait_http "$url/readyz" "$pid" || { cat "$state/run/sessiond.log" >&2; exit 1; }
 body="{\"data\":$(tr -d '\n' <"$data"),\"ttl\":86400}"
 for i in $(seq "$NSESS"); do
 	printf -v sid 'bench-%06d' "$i"
@@ -61,14 +63,6 @@ for i in $(seq "$NSESS"); do
 done
 wrk -t1 -c"$CONNS" -d2s -s bench/wrk/service.lua "$url" -- "$OP" "$NSESS" "$data" >/dev/null
 
-cpu_ns() {
-	local sum=0 a _
-	for f in /proc/"$1"/task/*/schedstat; do
-		read -r a _ <"$f" 2>/dev/null || continue
-		sum=$((sum + a))
-	done
-	echo "$sum"
-}
 threads() {
 	for f in /proc/"$1"/task/*; do
 		read -r a _ <"$f/schedstat"

@@ -51,21 +51,13 @@ state=$build/run
 raw=$state/raw.tsv
 data=bench/session.json
 started=$(date +%s)
-
-say() { printf '[bench %3ds] %s\n' $(($(date +%s) - started)) "$*" >&2; }
+bench_tag=bench
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # ---- what the bench needs -----------------------------------------------------
 
-need_apt=()
-command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
-if ((${#need_apt[@]})); then
-	say "installing ${need_apt[*]}"
-	sudo=""
-	[[ $(id -u) == 0 ]] || sudo=sudo
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
-fi
+bench_need_wrk
 scripts/install-deps.sh # compiler, libraries, node, dynalite (idempotent)
 stamp=bench/peer/node_modules/.package-lock.json
 if [[ ! -f $stamp || bench/peer/package-lock.json -nt $stamp ]]; then
@@ -89,31 +81,17 @@ rm -rf "$state"
 mkdir -p "$state"
 sessiond_pid='' info_pid='' enc_pid='' peer_pid='' idle_pid=''
 stop_all() {
-	local p
-	for p in $idle_pid $peer_pid $enc_pid $info_pid $sessiond_pid; do
-		kill -TERM "$p" 2>/dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
+	# shellcheck disable=SC2086 # empty ones drop out
+	stop_pids $idle_pid $peer_pid $enc_pid $info_pid $sessiond_pid
 	scripts/dynalite.sh stop "$state/dynalite" || true
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
-		console.log(s.address().port); s.close() })'
-}
-
-# Waits until URL answers 2xx (at most 30 s) while PID lives.
-wait_http() {
+# Waits until URL answers 2xx while PID lives; shows WHAT's log if not.
+wait_up() {
 	local url=$1 pid=$2 what=$3
-	for _ in $(seq 300); do
-		curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_http "$url" "$pid" && return 0
 	say "$what did not start; its log:"
 	cat "$state/$what.log" >&2
 	exit 1
@@ -140,7 +118,7 @@ EOF
 $build/sessiond -c "$state/sessiond.conf" 2>"$state/sessiond.log" &
 sessiond_pid=$!
 sessiond_url=http://127.0.0.1:$sessiond_port
-wait_http "$sessiond_url/readyz" "$sessiond_pid" sessiond
+wait_up "$sessiond_url/readyz" "$sessiond_pid" sessiond
 say "sessiond on $sessiond_url (pid $sessiond_pid)"
 
 # A second daemon on the same table at log.level = info, the default (one
@@ -151,7 +129,7 @@ sed -e "s/port = $sessiond_port;/port = $info_port;/" -e "s/level = \"$LOG_LEVEL
 $build/sessiond -c "$state/sessiond-info.conf" 2>"$state/sessiond-info.log" &
 info_pid=$!
 info_url=http://127.0.0.1:$info_port
-wait_http "$info_url/readyz" "$info_pid" sessiond-info
+wait_up "$info_url/readyz" "$info_pid" sessiond-info
 say "sessiond at log.level info on $info_url (pid $info_pid)"
 
 # A third daemon with encryption at rest on, on a table of its own (so
@@ -165,7 +143,7 @@ printf 'encryption = { keys = ["bench:%s"]; };\n' "$top/$state/bench.key" >>"$st
 $build/sessiond -c "$state/sessiond-enc.conf" 2>"$state/sessiond-enc.log" &
 enc_pid=$!
 enc_url=http://127.0.0.1:$enc_port
-wait_http "$enc_url/readyz" "$enc_pid" sessiond-enc
+wait_up "$enc_url/readyz" "$enc_pid" sessiond-enc
 say "sessiond with encryption at rest on $enc_url (pid $enc_pid)"
 
 node bench/peer/server.js --endpoint "$dynalite_url" --port 0 --table bench_peer \
@@ -178,7 +156,7 @@ for _ in $(seq 300); do
 done
 peer_url=$(sed -n 's/^listening on //p' "$state/peer.log")
 [[ -n $peer_url ]] || { say "the peer did not start:"; cat "$state/peer.log" >&2; exit 1; }
-wait_http "$peer_url/healthz" "$peer_pid" peer
+wait_up "$peer_url/healthz" "$peer_pid" peer
 say "peer on $peer_url (pid $peer_pid)"
 
 say "creating $NSESS sessions in each of the three tables"
@@ -186,16 +164,6 @@ node bench/prep.js --sessiond "$sessiond_url" --peer "$peer_url" --dynalite "$dy
 	--table bench_ceiling --n "$NSESS" --data "$data" --sessiond-enc "$enc_url"
 
 # ---- measuring ---------------------------------------------------------------------
-
-# CPU nanoseconds of every thread of PID (sum_exec_runtime).
-cpu_ns() {
-	local sum=0 a _
-	for f in /proc/"$1"/task/*/schedstat; do
-		read -r a _ <"$f" 2>/dev/null || continue
-		sum=$((sum + a))
-	done
-	echo "$sum"
-}
 
 # utime+stime of PID in clock ticks, from /proc/PID/stat (a cross-check).
 cpu_ticks() {
