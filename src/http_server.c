@@ -57,11 +57,14 @@
 /* Per-connection pool for the request line, headers and MHD's buffers.
  * MHD 0.9.75 zeroes the whole pool on every keep-alive request
  * (MHD_pool_reset memsets it on Linux), so every connection that served a
- * request keeps all of it resident: an idle connection costs this much.
- * Sized for a head with one 8 KiB header (the hostile suite's largest
- * accepted one) plus MHD's own use, and no more: 10,000 idle connections
- * cost about 100 MiB, where 16 KiB cost 160. */
-#define HTTP_CONNECTION_MEMORY (10 * 1024)
+ * request keeps all of it resident: an idle connection costs this much
+ * plus about 0.5 KiB. 7 KiB keeps an idle connection under 8 KiB (7.5 KiB
+ * measured by make bench; 10,000 idle connections: 75 MiB) and takes a
+ * request head (request line and headers) of up to about 6.5 KiB, which
+ * is over 2 KiB more than the longest legitimate one: a user id of 256
+ * four-byte characters percent-encoded in the path (3 KiB) with its
+ * cursor (under 2 KiB), a token and a request id. A larger head: 431. */
+#define HTTP_CONNECTION_MEMORY (7 * 1024)
 #define HTTP_LINGER_MAX (1024 * 1024) /* bytes drained after an early 413 */
 
 struct http_header {

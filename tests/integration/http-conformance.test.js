@@ -381,6 +381,17 @@ describe('hostile input (issue 8)', () => {
       expectStatus('100 KiB header', r, 431)
     })
 
+    it('a head a little over the per-connection memory (an 8 KiB field): 431, and the daemon serves on', T, async () => {
+      const r = await rawA(req('GET', '/healthz', { headers: `X-Big: ${'b'.repeat(8192)}\r\n` }))
+      expectStatus('8 KiB header', r, 431)
+      expectStatus('a plain request after it', await rawA(req('GET', '/healthz')), 200)
+    })
+
+    it('a 6 KiB header field is still served', T, async () => {
+      const r = await rawA(req('GET', '/healthz', { headers: `X-Big: ${'b'.repeat(6144)}\r\n` }))
+      expectStatus('6 KiB header', r, 200)
+    })
+
     it('5,000 header fields: 431', T, async () => {
       const r = await rawA(req('GET', '/healthz', { headers: 'X-N: 1\r\n'.repeat(5000) }))
       expectStatus('5000 headers', r, 431)
@@ -693,7 +704,7 @@ describe('hostile input (issue 8)', () => {
 
     const insane = [
       ['129 characters', 'r'.repeat(129)],
-      ['8 KiB', 'r'.repeat(8192)],
+      ['6 KiB', 'r'.repeat(6144)],
       ['a space', 'a b'],
       ['a tab', 'a\tb'],
       ['a double quote', 'a"b'],
