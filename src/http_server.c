@@ -58,8 +58,8 @@
  * MHD 0.9.75 zeroes the whole pool on every keep-alive request
  * (MHD_pool_reset memsets it on Linux), so every connection that served a
  * request keeps all of it resident: an idle connection costs this much
- * plus about 0.5 KiB. 7 KiB keeps an idle connection under 8 KiB (7.5 KiB
- * measured by make bench; 10,000 idle connections: 75 MiB) and takes a
+ * plus about 0.5 KiB. 7 KiB keeps an idle connection under 8 KiB (7.3 KiB
+ * measured by make bench; 10,000 idle connections: 71 MiB) and takes a
  * request head (request line and headers) of up to about 6.5 KiB, which
  * is over 2 KiB more than the longest legitimate one: a user id of 256
  * four-byte characters percent-encoded in the path (3 KiB) with its

@@ -150,6 +150,18 @@ describe('a fleet of three daemons: the request path', () => {
   })
 })
 
+// The index of the daemon that holds the reaper lease, waiting for one: a
+// lease of one interval renewed every half interval can lapse for a moment
+// on a slow run (ThreadSanitizer).
+async function holderIndex(fleet) {
+  let held = []
+  await eventually(async () => {
+    held = await Promise.all(fleet.map((d) => metric(d, 'sessiond_reaper_lease_held')))
+    return held.includes(1)
+  }, 10000, 'a daemon holds the lease')
+  return held.indexOf(1)
+}
+
 describe('a fleet of three daemons: one reaper', () => {
   const ddb = ddbLib.client()
   const REAP = { enabled: true, interval: 1, max_deletes_per_second: 5, segments: 1 }
@@ -214,17 +226,10 @@ describe('a fleet of three daemons: one reaper', () => {
     // A slow pass (5 deletes a second) over 30 expired sessions; once it has
     // started deleting, rewrite every one through the daemons that do not
     // hold the lease.
-    const holderIndex = async () => {
-      for (;;) {
-        const held = await Promise.all(fleet.map((d) => metric(d, 'sessiond_reaper_lease_held')))
-        if (held.includes(1)) return held.indexOf(1)
-        await sleep(100)
-      }
-    }
     const live = fleet.filter((d) => !d.exited())
     const t0 = now()
     const ids = Array.from({ length: 30 }, (_, i) => `fleet-race-${i}`)
-    const k = await holderIndex()
+    const k = await holderIndex(fleet)
     const deletedBefore = await metric(live[k], 'sessiond_reaper_deleted_total')
     const conflictsBefore = await metric(live[k], 'sessiond_reaper_conflicts_total')
     for (const id of ids) await ddb.putItem(live[0].table, ddbLib.sessionItem(id, { expires: t0 - 5, version: 1 }))
@@ -250,14 +255,7 @@ describe('a fleet of three daemons: one reaper', () => {
   })
 
   it('run 2: when the holder is killed (SIGKILL), another daemon reaps within two intervals of its lease', { timeout: 60000 }, async (t) => {
-    // A lease of one interval renewed every half interval can lapse for a
-    // moment on a slow run (ThreadSanitizer): wait for the holder.
-    let held = []
-    await eventually(async () => {
-      held = await Promise.all(fleet.map((d) => metric(d, 'sessiond_reaper_lease_held')))
-      return held.includes(1)
-    }, 10000, 'a daemon holds the lease')
-    const k = held.indexOf(1)
+    const k = await holderIndex(fleet)
     const victim = fleet[k]
     const survivors = fleet.filter((_, i) => i !== k)
     const survivorOwners = await Promise.all(survivors.map(owner))
