@@ -119,7 +119,7 @@ run: deps
 # sessiond against the seed's stack and dynalite itself, side by side
 # (bench/run.sh; QUICK=1 for one short round). Not part of `check`.
 bench:
-	QUICK="$(QUICK)" bench/run.sh
+	QUICK="$(QUICK)" PIN="$(PIN)" bench/run.sh
 
 # 1, 2 and 3 daemons on one dynalite table with the load spread across them:
 # CPU per operation and DynamoDB calls per operation by fleet size

@@ -341,7 +341,7 @@ p()
 // ---- facts -------------------------------------------------------------------------------
 p('## Machine, versions and settings')
 p()
-for (const k of ['cpu', 'cores', 'memory', 'kernel', 'os', 'sessiond', 'libraries', 'node', 'peer', 'dynalite', 'wrk', 'settings']) {
+for (const k of ['cpu', 'cores', 'memory', 'kernel', 'os', 'sessiond', 'libraries', 'node', 'peer', 'dynalite', 'wrk', 'settings', 'pinning']) {
   if (facts[k]) p(`- ${k}: ${facts[k]}`)
 }
 if (facts.wall) p(`- wall time of the run: ${Math.floor(facts.wall / 60)} min ${facts.wall % 60} s`)

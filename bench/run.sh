@@ -12,7 +12,10 @@
 # Knobs (environment): ROUNDS, DURATION (s), WARMUP (s, per cell), CONNS
 # ("1 16 64"), WORKLOADS ("get put patch touch create mix"), NSESS
 # (sessions made up front), IDLE (idle connections for the memory test,
-# 0 skips it).
+# 0 skips it), PIN (1: dynalite alone on CPU 0, everything else, wrk
+# included, on the other CPUs; what a deployment has, where DynamoDB runs on
+# machines of its own, so the engine's throughput does not move with how
+# much CPU the target beside it takes).
 #
 # Every measurement is one wrk run of DURATION seconds after a WARMUP run
 # whose numbers are thrown away. Within a round the targets take turns on
@@ -44,6 +47,8 @@ fi
 CONNS=${CONNS:-"1 16 64"}
 WORKLOADS=${WORKLOADS:-"get put patch touch create mix"}
 NSESS=${NSESS:-2000}
+PIN=${PIN:-0}
+cpus=$(nproc) # before PIN=1 narrows what nproc sees
 LOG_LEVEL=warn # the "info" line's cost is measured on its own (sessiond-info)
 
 build=build/bench
@@ -97,9 +102,15 @@ wait_up() {
 	exit 1
 }
 
+if ((PIN)); then
+	((cpus >= 2)) || { say "PIN=1 needs 2 CPUs or more"; exit 1; }
+	# This shell and so every process it starts from here on.
+	taskset -p -c "1-$((cpus - 1))" $$ >/dev/null
+fi
 dynalite_url=$(scripts/dynalite.sh start "$state/dynalite")
 dynalite_pid=$(cat "$state/dynalite/pid")
-say "dynalite on $dynalite_url (pid $dynalite_pid)"
+if ((PIN)); then taskset -a -p -c 0 "$dynalite_pid" >/dev/null; fi
+say "dynalite on $dynalite_url (pid $dynalite_pid)$( ((PIN)) && echo ', alone on CPU 0')"
 
 sessiond_port=$(free_port)
 cat >"$state/sessiond.conf" <<EOF
@@ -342,7 +353,7 @@ facts=$state/facts.tsv
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-	printf 'cores\t%s\n' "$(nproc)"
+	printf 'cores\t%s\n' "$cpus"
 	printf 'memory\t%s MiB\n' "$(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) / 1024))"
 	printf 'kernel\t%s\n' "$(uname -sr)"
 	printf 'os\t%s\n' "$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release)"
@@ -360,15 +371,19 @@ facts=$state/facts.tsv
 	printf 'dynalite\t%s\n' "$(node -p "require('./node_modules/dynalite/package.json').version")"
 	printf 'wrk\t%s\n' "$(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }')"
 	printf 'settings\t%s round(s), %s s measured after %s s warm-up%s, %s sessions, connections %s; sessiond log.level = %s, listen.threads = 0 (%s), dynamodb.max_connections = 64; wrk -t1\n' \
-		"$ROUNDS" "$DURATION" "$WARMUP" "$( ((PREWARM > 0)) && echo " (plus one ${PREWARM} s pass per workload and target up front)")" "$NSESS" "${CONNS// /\/}" "$LOG_LEVEL" "$(nproc)"
+		"$ROUNDS" "$DURATION" "$WARMUP" "$( ((PREWARM > 0)) && echo " (plus one ${PREWARM} s pass per workload and target up front)")" "$NSESS" "${CONNS// /\/}" "$LOG_LEVEL" "$cpus"
+	if ((PIN)); then
+		printf 'pinning\tdynalite alone on CPU 0; sessiond, the peer and wrk on CPU(s) 1-%s\n' $((cpus - 1))
+	fi
 	printf 'mode\t%s\n' "${QUICK:+quick}"
 	printf 'wall\t%s\n' $(($(date +%s) - started))
 } >"$facts"
 
+out=$(date -u +%Y-%m-%d)$( ((PIN)) && echo -pinned)
 if [[ -n $QUICK ]]; then
-	out=$build/results/$(date -u +%Y-%m-%d)-quick.md
+	out=$build/results/$out-quick.md
 else
-	out=bench/results/$(date -u +%Y-%m-%d).md
+	out=bench/results/$out.md
 fi
 mkdir -p "$(dirname "$out")"
 node bench/report.js "$raw" "$idle_file" "$facts" >"$out"
