@@ -110,7 +110,9 @@ fi
 dynalite_url=$(scripts/dynalite.sh start "$state/dynalite")
 dynalite_pid=$(cat "$state/dynalite/pid")
 if ((PIN)); then taskset -a -p -c 0 "$dynalite_pid" >/dev/null; fi
-say "dynalite on $dynalite_url (pid $dynalite_pid)$( ((PIN)) && echo ', alone on CPU 0')"
+where=''
+if ((PIN)); then where=', alone on CPU 0'; fi
+say "dynalite on $dynalite_url (pid $dynalite_pid)$where"
 
 sessiond_port=$(free_port)
 cat >"$state/sessiond.conf" <<EOF
@@ -379,7 +381,8 @@ facts=$state/facts.tsv
 	printf 'wall\t%s\n' $(($(date +%s) - started))
 } >"$facts"
 
-out=$(date -u +%Y-%m-%d)$( ((PIN)) && echo -pinned)
+out=$(date -u +%Y-%m-%d)
+if ((PIN)); then out=$out-pinned; fi
 if [[ -n $QUICK ]]; then
 	out=$build/results/$out-quick.md
 else
