@@ -109,9 +109,11 @@ if ((PIN)); then
 fi
 dynalite_url=$(scripts/dynalite.sh start "$state/dynalite")
 dynalite_pid=$(cat "$state/dynalite/pid")
-if ((PIN)); then taskset -a -p -c 0 "$dynalite_pid" >/dev/null; fi
 where=''
-if ((PIN)); then where=', alone on CPU 0'; fi
+if ((PIN)); then
+	taskset -a -p -c 0 "$dynalite_pid" >/dev/null
+	where=', alone on CPU 0'
+fi
 say "dynalite on $dynalite_url (pid $dynalite_pid)$where"
 
 sessiond_port=$(free_port)
