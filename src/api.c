@@ -547,13 +547,12 @@ static bool api_take_item(struct api_op *op, const struct ddb_result *res)
 
 /* Whether op->sess would fit in one DynamoDB item, with room for its key,
  * attribute names and numbers: a larger one would be refused upstream,
- * which must be the client's 413, not our 502. */
+ * which must be the client's 413, not our 502. Measures op->sess.text:
+ * callers store the text first (session_store_text). */
 static bool api_item_fits(const struct api_op *op)
 {
-	char *text = op->sess.data ? json_dumps(op->sess.data, JSON_COMPACT) : NULL;
-	size_t size = keyring_sealed_len(op->kr, text ? strlen(text) : 0);
+	size_t size = keyring_sealed_len(op->kr, op->sess.text_len);
 
-	free(text);
 	return size + strlen(op->key) + API_ITEM_OVERHEAD <= API_ITEM_MAX;
 }
 
@@ -635,7 +634,10 @@ static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 		return;
 	}
 	data = op->sess.data;
-	if (session_merge_patch(data, op->patch) != ERROR_OK) {
+	/* The merged data is final for this round (a retry reads the item
+	 * again), so it is printed once, here. */
+	if (session_merge_patch(data, op->patch) != ERROR_OK ||
+	    session_store_text(&op->sess) != ERROR_OK) {
 		api_finish(op, 500, "out of memory");
 		return;
 	}
@@ -1023,6 +1025,12 @@ static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
 	}
 	json_decref(op->sess.data);
 	op->sess.data = b.data ? json_incref(b.data) : json_object();
+	/* Printed once: the size check, the item and the answer copy it. */
+	if (!op->sess.data || session_store_text(&op->sess) != ERROR_OK) {
+		session_body_clear(&b);
+		api_finish(op, 500, "out of memory");
+		return false;
+	}
 	if (!api_item_fits(op)) {
 		session_body_clear(&b);
 		api_finish(op, 413, "the session is over DynamoDB's 400 KB item limit");
@@ -1043,10 +1051,6 @@ static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
 	op->sess.user_len = b.user_len;
 	b.user = NULL;
 	session_body_clear(&b);
-	if (!op->sess.data) {
-		api_finish(op, 500, "out of memory");
-		return false;
-	}
 	return true;
 }
 

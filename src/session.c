@@ -563,6 +563,26 @@ enum error_code session_load_data(struct session *s)
 	return ERROR_OK;
 }
 
+enum error_code session_store_text(struct session *s)
+{
+	char *text;
+
+	if (!s || (!s->data && !s->text))
+		return ERROR_INVALID;
+	if (!s->data)
+		return ERROR_OK;
+	/* The flags of session_to_item's own print: the same bytes. */
+	text = json_dumps(s->data, JSON_COMPACT);
+	if (!text)
+		return ERROR_NOMEM;
+	json_decref(s->data);
+	s->data = NULL;
+	free(s->text);
+	s->text = text;
+	s->text_len = strlen(text);
+	return ERROR_OK;
+}
+
 /* The attribute names this module writes besides the hash key. */
 static bool session_reserved_name(const char *name)
 {

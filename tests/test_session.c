@@ -720,6 +720,37 @@ START_TEST(from_item_connect_dynamodb)
 }
 END_TEST
 
+/* session_store_text prints the tree once, as session_to_item would, and
+ * the item built from the text is the item built from the tree. */
+START_TEST(store_text_once)
+{
+	const char *data = "{\"z\":1,\"a\":[true,null,\"\u00e9\"],\"m\":{\"k\":\"v\"}}";
+	struct session s = { .expires = 1764060000, .version = 2 };
+	struct ddb_item from_tree = { 0 }, from_text = { 0 };
+
+	memcpy(s.id, "store-text", 11);
+	ck_assert_int_eq(session_store_text(&s), ERROR_INVALID); /* nothing to store */
+	s.data = load(data);
+	ck_assert_int_eq(session_to_item(&s, "id", "sess:", &from_tree), ERROR_OK);
+	ck_assert_int_eq(session_store_text(&s), ERROR_OK);
+	ck_assert_ptr_null(s.data);
+	ck_assert_str_eq(s.text, data); /* the client's key order, compact */
+	ck_assert_uint_eq(s.text_len, strlen(data));
+	ck_assert_int_eq(session_to_item(&s, "id", "sess:", &from_text), ERROR_OK);
+	ck_assert_str_eq(attr_value(&from_text, "sess", DDB_TYPE_S),
+			 attr_value(&from_tree, "sess", DDB_TYPE_S));
+	/* Text only: nothing to do, the text stays. */
+	ck_assert_int_eq(session_store_text(&s), ERROR_OK);
+	ck_assert_str_eq(s.text, data);
+	/* And back to a tree for a merge. */
+	ck_assert_int_eq(session_load_data(&s), ERROR_OK);
+	ck_assert_int_eq(json_integer_value(json_object_get(s.data, "z")), 1);
+	ddb_item_clear(&from_tree);
+	ddb_item_clear(&from_text);
+	session_clear(&s);
+}
+END_TEST
+
 /* Asserts that item is not read as a session, and out is left empty. */
 static void not_a_session(struct ddb_item *item)
 {
@@ -1041,6 +1072,7 @@ int main(void)
 	suite_add_tcase(s, merge);
 
 	tcase_add_test(items, item_round_trip);
+	tcase_add_test(items, store_text_once);
 	tcase_add_test(items, to_item_refusals);
 	tcase_add_test(items, from_item_connect_dynamodb);
 	tcase_add_test(items, from_item_refusals);

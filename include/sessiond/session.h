@@ -152,6 +152,14 @@ enum error_code session_user_set(struct session *s, const char *user, size_t len
  * text jansson refuses (an integer beyond int64_t, say). */
 enum error_code session_load_data(struct session *s);
 
+/* The inverse: makes s->text the compact text of s->data (in its own key
+ * order, as session_to_item writes it) and drops the tree, once the data
+ * will not change again, so that the size check, the item and the answer
+ * copy one text rather than print the tree each. Nothing to do when s has
+ * text only. ERROR_INVALID without data or text, ERROR_NOMEM (s is then
+ * unchanged). */
+enum error_code session_store_text(struct session *s);
+
 /* True if the session counts as absent at now: expires <= now. */
 bool session_expired(const struct session *s, int64_t now);
 
