@@ -58,13 +58,18 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Keep the test objects that pattern rules make along the way.
 .SECONDARY:
 
-.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node bench-fleet lint soak profile
+.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node bench-fleet bench-floor lint soak profile
 
 all: $(BUILD)/sessiond
 
-tests: $(TEST_BINS)
+# The floor (bench/floor.c) is built with the tests, so `check` keeps it compiling.
+tests: $(TEST_BINS) $(BUILD)/floor
 
 $(BUILD)/sessiond: $(BUILD)/src/main.o $(LIB_OBJS)
+	$(CC) $(SESSIOND_LDFLAGS) -o $@ $^ $(SESSIOND_LDLIBS)
+
+# bench/floor.c: the libraries alone, for `make bench-floor`; not installed.
+$(BUILD)/floor: $(BUILD)/bench/floor.o
 	$(CC) $(SESSIOND_LDFLAGS) -o $@ $^ $(SESSIOND_LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS) $(TEST_HELPER_OBJS)
@@ -141,6 +146,12 @@ SOAK_CONNS    ?= 64
 soak: deps
 	$(MAKE) --no-print-directory BUILD=build/bench all
 	node bench/soak.js --bin build/bench/sessiond --requests $(SOAK_REQUESTS) --conns $(SOAK_CONNS)
+
+# sessiond against bench/floor.c, the same libraries with no logic: how low
+# CPU per operation can go on this machine (bench/floor.sh;
+# bench/results/DATE-floor.md). Not part of `check`.
+bench-floor:
+	bench/floor.sh
 
 # Where the time goes: one workload under perf (bench/profile.sh; OP, CONNS,
 # SECONDS, PERF=1 or STRACE=1). Not part of `check`.

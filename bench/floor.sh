@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# `make bench-floor`: sessiond against bench/floor.c (the same libraries
+# forwarding the same DynamoDB calls with no logic of their own) and the
+# ceiling (those calls straight to dynalite), one dynalite, the same wrk
+# load, interleaved; CPU per operation and throughput of each, and what
+# sessiond's own work adds. Writes bench/results/DATE-floor.{md,tsv}.
+#
+#   OPS="get put" CONNS="1 16 64" ROUNDS=3 DURATION=3 bench/floor.sh
+#   BASE=/path/to/other/sessiond adds that build as a fourth target, "base",
+#   in the same rotation: a before/after of a change within one run.
+#
+# Not part of `check`: the measured answer to "how low can CPU per operation
+# go on this machine with libmicrohttpd and libcurl", for issue 12's targets.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+OPS=${OPS:-get put patch touch create}
+CONNS=${CONNS:-1 16 64}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-3}
+NSESS=${NSESS:-2000}
+bin=build/bench/sessiond
+floor=build/bench/floor
+state=build/floor
+data=bench/session.json
+started=$(date +%s)
+bench_tag=floor
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+bench_need_wrk
+make --no-print-directory BUILD=build/bench all build/bench/floor >/dev/null
+rm -rf "$state"
+mkdir -p "$state" bench/results
+pids=''
+stop_all() {
+	# shellcheck disable=SC2086 # a list of PIDs
+	stop_pids $pids
+	scripts/dynalite.sh stop "$state/dynalite" || true
+}
+trap stop_all EXIT
+
+dynalite_url=$(scripts/dynalite.sh start "$state/dynalite")
+dynalite_pid=$(cat "$state/dynalite/pid")
+port=$(free_port)
+cat >"$state/sessiond.conf" <<EOF
+listen = { address = "127.0.0.1"; port = $port; threads = 0; };
+limits = { max_connections = 16000; connection_timeout = 30; };
+dynamodb = { endpoint = "$dynalite_url"; table = "floor"; create_table = true; };
+credentials = { access_key_id = "AKIDFLOOR"; secret_access_key = "floor-secret"; };
+reaper = { enabled = false; };
+log = { level = "warn"; };
+EOF
+"$bin" -c "$state/sessiond.conf" 2>"$state/sessiond.log" &
+spid=$!
+pids=$spid
+surl=http://127.0.0.1:$port
+wait_http "$surl/readyz" "$spid" || { cat "$state/sessiond.log" >&2; exit 1; }
+say "preparing $NSESS sessions"
+node bench/prep.js --sessiond "$surl" --n "$NSESS" --data "$data" >/dev/null
+
+targets="sessiond floor ceiling"
+if [[ -n ${BASE:-} ]]; then
+	bport=$(free_port)
+	sed "s/port = $port;/port = $bport;/" "$state/sessiond.conf" >"$state/base.conf"
+	"$BASE" -c "$state/base.conf" 2>"$state/base.log" &
+	bpid=$!
+	pids="$pids $bpid"
+	burl=http://127.0.0.1:$bport
+	wait_http "$burl/readyz" "$bpid" || { cat "$state/base.log" >&2; exit 1; }
+	targets="sessiond base floor ceiling"
+fi
+
+fport=$(free_port)
+"$floor" "$fport" "$dynalite_url" floor 0 "$data" 2>"$state/floor.log" &
+fpid=$!
+pids="$pids $fpid"
+furl=http://127.0.0.1:$fport
+wait_http "$furl/healthz" "$fpid" || { cat "$state/floor.log" >&2; exit 1; }
+
+# One wrk run of TARGET: "ops/s cpu_us/op p50_ms non2xx" (the ceiling's
+# CPU is dynalite's; its PATCH is two calls, counted as one operation).
+measure() {
+	local target=$1 op=$2 conns=$3 url pid script=bench/wrk/service.lua out c0 c1 extra=()
+	case $target in
+	sessiond) url=$surl pid=$spid ;;
+	base) url=$burl pid=$bpid ;;
+	floor) url=$furl pid=$fpid ;;
+	ceiling) url=$dynalite_url pid=$dynalite_pid script=bench/wrk/ceiling.lua extra=(floor) ;;
+	esac
+	[[ $target == ceiling && $op == healthz ]] && return 0
+	wrk -t1 -c"$conns" -d1s -s "$script" "$url" -- "$op" "$NSESS" "$data" "${extra[@]}" >/dev/null
+	c0=$(cpu_ns "$pid")
+	out=$(wrk -t1 -c"$conns" -d"${DURATION}s" -s "$script" "$url" -- \
+		"$op" "$NSESS" "$data" "${extra[@]}")
+	c1=$(cpu_ns "$pid")
+	sed -n 's/^BENCH requests=\([0-9]*\) duration_us=\([0-9]*\) p50_us=\([0-9]*\).*non2xx=\([0-9]*\).*/\1 \2 \3 \4/p' \
+		<<<"$out" | awk -v c=$((c1 - c0)) -v k="$(sed -n 's/.*calls_per_op=\([0-9]*\).*/\1/p' <<<"$out")" '{
+			n = $1 / (k ? k : 1)
+			printf "%.0f\t%.1f\t%.3f\t%d\n", n * 1e6 / $2, c / n / 1000, $3 / 1000, $4 }'
+}
+
+tsv=$state/runs.tsv
+printf 'round\top\tconns\ttarget\tops\tcpu_us\tp50_ms\tnon2xx\n' >"$tsv"
+for round in $(seq "$ROUNDS"); do
+	for op in healthz $OPS; do
+		for conns in $CONNS; do
+			[[ $op == healthz && $conns != 16 ]] && continue
+			for target in $targets; do
+				r=$(measure "$target" "$op" "$conns")
+				[[ -n $r ]] || continue
+				printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$op" "$conns" "$target" "$r" >>"$tsv"
+				say "round $round $op $conns $target: $r"
+			done
+		done
+	done
+done
+
+day=$(date -u +%F)
+out=bench/results/$day-floor
+cp "$tsv" "$out.tsv"
+node bench/floor-report.js "$tsv" "$ROUNDS" "$DURATION" \
+	"$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+	"${BASE:+$(git -C "$(dirname "$BASE")" rev-parse --short HEAD 2>/dev/null || echo "$BASE")}" \
+	>"$out.md"
+say "wrote $out.md"
+cat "$out.md"
