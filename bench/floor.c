@@ -124,6 +124,8 @@ static void floor_call_start(struct floor_call *c)
 	CURL *e = w->n_idle ? w->idle[--w->n_idle] : curl_easy_init();
 
 	floor_body(c);
+	/* sessiond's own options (ddb_client.c), on purpose: the floor must
+	 * pay for what sessiond's transfers pay for. */
 	curl_easy_setopt(e, CURLOPT_URL, floor_url);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
