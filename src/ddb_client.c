@@ -79,7 +79,7 @@ struct ddb_call {
 	bool timed_out;       /* the last attempt ended in a timeout */
 	char date[64];        /* the Date header of the current attempt */
 	CURL *easy;           /* while an attempt is in flight */
-	struct curl_slist *headers;
+	struct xfer_block headers; /* signed anew for every attempt */
 	struct buf response;  /* body of the current attempt, capped */
 	bool too_large;       /* the write callback refused more bytes */
 	bool have_crc;
@@ -246,7 +246,7 @@ static void ddb_call_free(struct ddb_call *call)
 		return;
 	free(call->body);
 	buf_free(&call->response);
-	xfer_headers_free(call->headers);
+	xfer_block_free(&call->headers);
 	ddb_result_clear(&call->result);
 	free(call);
 }
@@ -470,7 +470,6 @@ static enum error_code ddb_sign(struct ddb_loop *loop, struct ddb_call *call)
 		.body = call->body,
 		.body_len = call->body_len,
 	};
-	struct curl_slist *list = NULL;
 	struct buf authz;
 	enum error_code rc;
 	size_t n = 0;
@@ -498,23 +497,20 @@ static enum error_code ddb_sign(struct ddb_loop *loop, struct ddb_call *call)
 	rc = sigv4_signer_sign(loop->signer, &creds, &req, &params, &authz);
 	if (rc != ERROR_OK)
 		goto out;
+	/* The easy handle that read the last attempt's lines is detached. */
+	xfer_block_reset(&call->headers);
 	for (size_t i = 0; i < n; i++) {
-		rc = xfer_header_add(&list, signed_headers[i].name, signed_headers[i].value);
+		rc = xfer_block_add(&call->headers, signed_headers[i].name, signed_headers[i].value);
 		if (rc != ERROR_OK)
 			goto out;
 	}
-	if ((rc = xfer_header_add(&list, "Authorization", authz.data)) != ERROR_OK ||
-	    (rc = xfer_header_add(&list, "Accept-Encoding", "identity")) != ERROR_OK)
+	if ((rc = xfer_block_add(&call->headers, "Authorization", authz.data)) != ERROR_OK ||
+	    (rc = xfer_block_add(&call->headers, "Accept-Encoding", "identity")) != ERROR_OK)
 		goto out;
 	/* An empty value removes curl's "Expect: 100-continue", which would
 	 * cost a round trip before every body over 1 KiB. */
-	if ((rc = xfer_header_add(&list, "Expect", "")) != ERROR_OK)
-		goto out;
-	xfer_headers_free(call->headers);
-	call->headers = list;
-	list = NULL;
+	rc = xfer_block_add(&call->headers, "Expect", "");
 out:
-	xfer_headers_free(list);
 	buf_free_secret(&authz);
 	creds_value_wipe(&current);
 	return rc;
@@ -569,7 +565,7 @@ static void ddb_attempt_start(struct ddb_loop *loop, struct ddb_call *call)
 	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, ddb_attempt_timeout(client, call));
 	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body);
 	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-	curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers);
+	curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, xfer_block_list(&call->headers));
 	curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call);
 	curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, call->curl_error);

@@ -24,6 +24,56 @@ START_TEST(header_lines_are_built_and_freed)
 }
 END_TEST
 
+/* The block gives curl the same list without an allocation per line; it
+ * grows past its first 512 bytes (a session token is longer) and keeps its
+ * lines whole when it moves. */
+START_TEST(header_block_lists_and_grows)
+{
+	struct xfer_block b;
+	struct curl_slist *l;
+	char token[1500];
+
+	memset(&b, 0, sizeof(b));
+	ck_assert_ptr_null(xfer_block_list(&b));
+	ck_assert_int_eq(xfer_block_add(&b, "Host", "localhost"), ERROR_OK);
+	ck_assert_int_eq(xfer_block_add(&b, "Expect", ""), ERROR_OK);
+	memset(token, 'T', sizeof(token) - 1);
+	token[sizeof(token) - 1] = '\0';
+	ck_assert_int_eq(xfer_block_add(&b, "X-Amz-Security-Token", token), ERROR_OK);
+	ck_assert_uint_ge(b.room, b.len);
+	l = xfer_block_list(&b);
+	ck_assert_str_eq(l->data, "Host: localhost");
+	ck_assert_str_eq(l->next->data, "Expect: ");
+	ck_assert_uint_eq(strlen(l->next->next->data), strlen("X-Amz-Security-Token: ") + 1499);
+	ck_assert_int_eq(strncmp(l->next->next->data, "X-Amz-Security-Token: TTT", 25), 0);
+	ck_assert_ptr_null(l->next->next->next);
+
+	/* Reset keeps the memory and starts a new list. */
+	xfer_block_reset(&b);
+	ck_assert_ptr_null(xfer_block_list(&b));
+	ck_assert_ptr_nonnull(b.text);
+	ck_assert_int_eq(xfer_block_add(&b, "A", "1"), ERROR_OK);
+	l = xfer_block_list(&b);
+	ck_assert_str_eq(l->data, "A: 1");
+	ck_assert_ptr_null(l->next);
+
+	/* A line past the limit is refused and the list stays as it was. */
+	for (int i = 1; i < XFER_BLOCK_LINES; i++)
+		ck_assert_int_eq(xfer_block_add(&b, "B", "2"), ERROR_OK);
+	ck_assert_int_eq(xfer_block_add(&b, "C", "3"), ERROR_TOO_LARGE);
+	ck_assert_uint_eq(b.n, XFER_BLOCK_LINES);
+	l = xfer_block_list(&b);
+	for (int i = 1; i < XFER_BLOCK_LINES; i++)
+		l = l->next;
+	ck_assert_str_eq(l->data, "B: 2");
+	ck_assert_ptr_null(l->next);
+	xfer_block_free(&b);
+	ck_assert_ptr_null(b.text);
+	ck_assert_uint_eq(b.n, 0);
+	xfer_block_free(&b);
+}
+END_TEST
+
 /* The bundle is added to the store; a missing one fails the handshake's
  * setup instead of silently trusting less. */
 START_TEST(ca_bundle_is_added_or_refused)
@@ -52,6 +102,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, header_lines_are_built_and_freed);
+	tcase_add_test(tc, header_block_lists_and_grows);
 	tcase_add_test(tc, ca_bundle_is_added_or_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
