@@ -101,6 +101,8 @@ static int cmp_id(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/* 1,000 ids span five refills of session.c's per-thread pool of random
+ * bytes: a refill or a take that reused bytes would repeat an id. */
 START_TEST(id_new_is_32_base64url_and_distinct)
 {
 	enum { N = 1000 };
