@@ -2,7 +2,6 @@
  * share (xfer.h), written once so the two cannot drift apart: a CA bundle
  * that adds to the system's trust, and header lists wiped when freed. */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -50,56 +49,57 @@ void xfer_headers_free(struct curl_slist *list)
 	curl_slist_free_all(list);
 }
 
-/* Moves the text into an allocation of at least need bytes, wiping the old
- * one: realloc would leave a copy of the tokens in the block it frees. */
+/* Moves the text into a secret buffer of at least need bytes and wipes the
+ * old one: realloc would leave a copy of the tokens in the block it frees. */
 static enum error_code xfer_block_grow(struct xfer_block *b, size_t need)
 {
-	size_t room = b->room ? b->room : 512;
-	char *text;
+	size_t room = b->text.cap ? b->text.cap : 512;
+	struct buf bigger;
+	enum error_code rc;
 
 	while (room < need) {
-		if (room > SIZE_MAX / 2)
+		if (room > SIZE_MAX / 4)
 			return ERROR_TOO_LARGE;
 		room *= 2;
 	}
-	text = malloc(room);
-	if (!text)
-		return ERROR_NOMEM;
-	if (b->len)
-		memcpy(text, b->text, b->len);
-	if (b->text)
-		OPENSSL_cleanse(b->text, b->room);
-	free(b->text);
-	b->text = text;
-	b->room = room;
+	rc = buf_init_secret(&bigger, room);
+	if (rc == ERROR_OK)
+		rc = buf_append(&bigger, b->text.data, b->text.len);
+	if (rc != ERROR_OK) {
+		buf_free_secret(&bigger);
+		return rc;
+	}
+	buf_free_secret(&b->text);
+	b->text = bigger;
 	return ERROR_OK;
 }
 
 enum error_code xfer_block_add(struct xfer_block *b, const char *name, const char *value)
 {
-	size_t name_len = strlen(name), value_len = strlen(value);
-	size_t need = name_len + 2 + value_len + 1;
-	char *p;
+	size_t at = b->text.len;
+	size_t need = strlen(name) + 2 + strlen(value) + 1;
 	enum error_code rc;
 
-	if (b->n == XFER_BLOCK_LINES || need > SIZE_MAX / 4 - b->len)
+	if (b->n == XFER_BLOCK_LINES || need > SIZE_MAX / 4 - at)
 		return ERROR_TOO_LARGE;
-	if (b->len + need > b->room && (rc = xfer_block_grow(b, b->len + need)) != ERROR_OK)
+	/* Room for the whole line first: an append to a secret buffer
+	 * never moves it, so the line lands whole or not at all. */
+	if ((!b->text.data || at + need > b->text.cap) &&
+	    (rc = xfer_block_grow(b, at + need)) != ERROR_OK)
 		return rc;
-	p = b->text + b->len;
-	memcpy(p, name, name_len);
-	memcpy(p + name_len, ": ", 2);
-	memcpy(p + name_len + 2, value, value_len + 1);
-	b->at[b->n++] = b->len;
-	b->len += need;
-	return ERROR_OK;
+	buf_append_str(&b->text, name);
+	buf_append(&b->text, ": ", 2);
+	buf_append_str(&b->text, value);
+	buf_append_char(&b->text, '\0');
+	b->at[b->n++] = at;
+	return buf_error(&b->text);
 }
 
 struct curl_slist *xfer_block_list(struct xfer_block *b)
 {
 	/* Linked here, not in _add, because growing the text moves it. */
 	for (size_t i = 0; i < b->n; i++) {
-		b->nodes[i].data = b->text + b->at[i];
+		b->nodes[i].data = b->text.data + b->at[i];
 		b->nodes[i].next = i + 1 < b->n ? &b->nodes[i + 1] : NULL;
 	}
 	return b->n ? &b->nodes[0] : NULL;
@@ -107,15 +107,14 @@ struct curl_slist *xfer_block_list(struct xfer_block *b)
 
 void xfer_block_reset(struct xfer_block *b)
 {
-	if (b->text)
-		OPENSSL_cleanse(b->text, b->len);
-	b->len = 0;
+	if (b->text.data)
+		OPENSSL_cleanse(b->text.data, b->text.len);
+	buf_reset(&b->text);
 	b->n = 0;
 }
 
 void xfer_block_free(struct xfer_block *b)
 {
-	xfer_block_reset(b);
-	free(b->text);
+	buf_free_secret(&b->text);
 	memset(b, 0, sizeof(*b));
 }

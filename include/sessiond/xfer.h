@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include "sessiond/buf.h"
 #include "sessiond/error.h"
 
 /* A CURLOPT_SSL_CTX_FUNCTION: adds the PEM bundle at the path passed as
@@ -32,10 +33,9 @@ void xfer_headers_free(struct curl_slist *list);
  * are safe. A zeroed block is empty and valid. */
 #define XFER_BLOCK_LINES 12
 struct xfer_block {
-	char *text;    /* the lines, each NUL-terminated; wiped before reuse */
-	size_t len;    /* bytes of text used */
-	size_t room;   /* bytes of text allocated */
-	size_t n;      /* lines */
+	struct buf text; /* the lines, each NUL-terminated; allocated by
+	                    buf_init_secret, so appends never move it */
+	size_t n;        /* lines */
 	size_t at[XFER_BLOCK_LINES];
 	struct curl_slist nodes[XFER_BLOCK_LINES];
 };
