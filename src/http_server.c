@@ -903,10 +903,13 @@ static void *http_worker_main(void *arg)
 	if (srv->attach)
 		w->peer = srv->attach(srv->attach_arg, w->ev);
 	evloop_add_hook(w->ev, &w->hook);
+	log_batch_begin();
 	while (w->running) {
 		evloop_turn(w->ev, 1000);
 		http_worker_take_todo(w);
+		log_flush(); /* before the next turn's wait */
 	}
+	log_batch_end();
 	http_this_worker = NULL;
 	return NULL;
 }

@@ -1,7 +1,9 @@
 /* log.c: one line per call on stderr, as text ("TIME LEVEL message") or as
  * JSON objects (log.format = "json"). Each line is formatted into a stack
- * buffer and written with one write(2), so that lines from concurrent
- * threads never interleave. */
+ * buffer and written whole with one write(2) (request lines of a batching
+ * thread a turn's worth at a time), so lines of two threads never
+ * interleave. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -18,6 +20,17 @@ static atomic_int log_level = LOG_LEVEL_INFO;
 static atomic_bool log_json = false;
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
+
+/* A batching thread's request lines, waiting for log_flush. A write(2) of
+ * at most PIPE_BUF bytes to a pipe is atomic, so a batch is never split
+ * among another thread's lines. */
+struct log_batch {
+	bool on;
+	size_t len;
+	char text[PIPE_BUF];
+};
+
+static _Thread_local struct log_batch log_batch;
 
 void log_set_level(enum log_level level)
 {
@@ -80,12 +93,44 @@ static void log_json_escape(char *line, size_t *n, size_t cap, const char *s)
 	}
 }
 
-static void log_emit(char *line, size_t n)
+static void log_out(const char *text, size_t n)
+{
+	/* A failed or short write to stderr has nowhere better to be reported. */
+	if (n && write(STDERR_FILENO, text, n) < 0)
+		return;
+}
+
+void log_flush(void)
+{
+	log_out(log_batch.text, log_batch.len);
+	log_batch.len = 0;
+}
+
+void log_batch_begin(void)
+{
+	log_batch.on = true;
+}
+
+void log_batch_end(void)
+{
+	log_flush();
+	log_batch.on = false;
+}
+
+/* line has room for the newline at n. Other lines than request lines go
+ * out at once, after what waits, so a thread's lines keep their order. */
+static void log_emit(char *line, size_t n, bool batchable)
 {
 	line[n++] = '\n';
-	/* A failed or short write to stderr has nowhere better to be reported. */
-	if (write(STDERR_FILENO, line, n) < 0)
+	if (!batchable || !log_batch.on || n > sizeof(log_batch.text)) {
+		log_flush();
+		log_out(line, n);
 		return;
+	}
+	if (n > sizeof(log_batch.text) - log_batch.len)
+		log_flush();
+	memcpy(log_batch.text + log_batch.len, line, n);
+	log_batch.len += n;
 }
 
 /* The text form keeps a message on one line: control bytes become '?'. */
@@ -120,7 +165,7 @@ void log_write(enum log_level level, const char *fmt, ...)
 		m = snprintf(line, sizeof(line) - 1, "%s %s %s", when, log_names[level], msg);
 		n = m < 0 ? 0 : (size_t)m < sizeof(line) - 1 ? (size_t)m : sizeof(line) - 2;
 	}
-	log_emit(line, n);
+	log_emit(line, n, false);
 }
 
 /* ---- the request line, without printf --------------------------------- */
@@ -191,7 +236,8 @@ static void log_put_time(char *line, size_t *n, size_t cap)
 	}
 }
 
-/* One line per request, the hot path of the log: no printf, one write. */
+/* One line per request, the hot path of the log: no printf, and on a
+ * batching thread no write(2) of its own. */
 void log_request(const char *rid, const char *method, const char *route, unsigned status,
 		 double ms, unsigned attempts)
 {
@@ -217,7 +263,7 @@ void log_request(const char *rid, const char *method, const char *route, unsigne
 		log_put_ms(line, &n, cap, ms, 2);
 		log_put_str(line, &n, cap, " ddb_attempts=");
 		log_put_num(line, &n, cap, attempts, 0, 0);
-		log_emit(line, n);
+		log_emit(line, n, true);
 		return;
 	}
 	log_put_str(line, &n, cap, "{\"time\":\"");
@@ -235,5 +281,5 @@ void log_request(const char *rid, const char *method, const char *route, unsigne
 	log_put_str(line, &n, cap, ",\"ddb_attempts\":");
 	log_put_num(line, &n, cap, attempts, 0, 0);
 	log_put_str(line, &n, cap, "}");
-	log_emit(line, n);
+	log_emit(line, n, true);
 }

@@ -437,7 +437,7 @@ describe('DynamoDB faults (issue 4)', () => {
           c.problems = judge(c, scen, c.item)
           if (c.extraItems.length) c.problems.push(`${mine.length} items for one request: ${JSON.stringify(mine)}`)
           c.evidence = c.problems.length ? evidence(c, c.item, d) : ''
-          const m = new RegExp(`rid=${c.tag} .*ddb_attempts=(\\d+)`).exec(d.stderr())
+          const m = await d.logged(new RegExp(`rid=${c.tag} .*ddb_attempts=(\\d+)`), 1000)
           c.daemonAttempts = m ? Number(m[1]) : undefined
           cells.push(c)
           results.push(c)

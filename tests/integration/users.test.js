@@ -129,7 +129,7 @@ describe('sessions of a user', () => {
         const rid = `baduser${process.pid}x${++n}`
         const r = await request(d.url, method, path, { json: { data: {}, user }, headers: { 'X-Request-Id': rid } })
         assertProblem(r, 400)
-        assert.match(d.stderr(), new RegExp(`rid=${rid} .*ddb_attempts=0\\b`), `nothing sent for ${JSON.stringify(user)}`)
+        assert.ok(await d.logged(new RegExp(`rid=${rid} .*ddb_attempts=0\\b`)), `nothing sent for ${JSON.stringify(user)}`)
       }
     }
     // user is not part of a touch.

@@ -141,6 +141,18 @@ process.on('exit', () => {
   }
 })
 
+// The first match of re in text(), polled until it appears or ms pass
+// (then null). A request's log line is written after its answer, at the
+// end of the worker's loop turn, so it may trail the answer a little.
+async function waitMatch(text, re, ms) {
+  const end = Date.now() + ms
+  for (;;) {
+    const m = re.exec(text())
+    if (m || Date.now() >= end) return m
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
 function tail(s, n = 4000) {
   return s.length > n ? '…' + s.slice(-n) : s
 }
@@ -247,6 +259,9 @@ function startDaemon(overrides = {}, { env } = {}) {
         file,
         child,
         stderr: () => err,
+        // Resolves with the first match of re in stderr once there is one,
+        // or null after ms: for lines that trail an answer.
+        logged: (re, ms = 5000) => waitMatch(() => err, re, ms),
         stdout: () => out,
         exited: () => exited,
         // Resolves with the exit code (or "signal X") once it has exited by
