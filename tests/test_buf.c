@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/buf.h"
 
 START_TEST(append_grows_and_terminates)
@@ -193,8 +194,6 @@ int main(void)
 {
 	Suite *s = suite_create("buf");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, append_grows_and_terminates);
 	tcase_add_test(tc, cap_refuses_and_leaves_buffer_unchanged);
@@ -206,9 +205,5 @@ int main(void)
 	tcase_add_test(tc, read_fd_error_keeps_errno);
 	tcase_add_test(tc, truncate_cuts_and_terminates);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/conf.h"
 
 static char path[64];
@@ -502,8 +503,6 @@ int main(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, defaults_match_the_contract);
 	tcase_add_test(tc, every_kind_of_setting_parses);
@@ -522,9 +521,5 @@ int main(void)
 	tcase_add_test(tc, ca_file_fifo_refused);
 	tcase_add_test(tc, encryption_settings);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "../src/creds_internal.h"
 #include "helpers/fake_route.h"
 #include "sessiond/creds.h"
@@ -1328,8 +1329,6 @@ int main(void)
 {
 	Suite *s = suite_create("creds");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 15);
@@ -1372,9 +1371,5 @@ int main(void)
 	tcase_add_test(tc, parse_sts_answers);
 	tcase_add_test(tc, parse_imds_role_list);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/cursor.h"
 
 static const struct cursor_shape shape = {
@@ -178,8 +179,6 @@ int main(void)
 {
 	Suite *s = suite_create("cursor");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, encode_refuses_other_shapes);
@@ -187,9 +186,5 @@ int main(void)
 	tcase_add_test(tc, decode_refuses_forgeries);
 	tcase_add_test(tc, decode_refuses_bad_base64);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/ddb_codec.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -1832,8 +1833,6 @@ int main(void)
 	TCase *decode = tcase_create("decode");
 	TCase *roundtrip = tcase_create("roundtrip");
 	TCase *errors = tcase_create("errors");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(numbers, op_names_and_targets);
 	tcase_add_test(numbers, number_valid_accepts);
@@ -1880,9 +1879,5 @@ int main(void)
 	suite_add_tcase(s, decode);
 	suite_add_tcase(s, roundtrip);
 	suite_add_tcase(s, errors);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/file.h"
 
 static char tmpdir[64];
@@ -201,8 +202,6 @@ int main(void)
 {
 	Suite *s = suite_create("file");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, reads_a_regular_file_whole);
@@ -215,9 +214,5 @@ int main(void)
 	tcase_add_test(tc, size_that_lies_is_refused);
 	tcase_add_test(tc, open_hands_over_a_checked_fd);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -2,6 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/hex.h"
 
 START_TEST(values_of_every_char)
@@ -32,15 +33,9 @@ int main(void)
 {
 	Suite *s = suite_create("hex");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, values_of_every_char);
 	tcase_add_test(tc, encode_is_lower_case_and_terminated);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

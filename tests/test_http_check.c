@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/http_check.h"
 #include "sessiond/session.h"
 
@@ -333,8 +334,6 @@ int main(void)
 {
 	Suite *s = suite_create("http_check");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, tokens);
 	tcase_add_test(tc, request_ids);
@@ -349,9 +348,5 @@ int main(void)
 	tcase_add_test(tc, request_id_echo);
 	tcase_add_test(tc, obs_fold);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/jitter.h"
 
 /* Marsaglia's xorshift64 (13, 7, 17) from state 1, computed independently. */
@@ -41,15 +42,9 @@ int main(void)
 {
 	Suite *s = suite_create("jitter");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, xorshift64_sequence);
 	tcase_add_test(tc, draws_stay_within_the_ceiling_and_spread);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/jsontext.h"
 
 static bool valid(const char *s)
@@ -153,8 +154,6 @@ int main(void)
 {
 	Suite *s = suite_create("jsontext");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, accepts_valid_objects);
 	tcase_add_test(tc, refuses_invalid_text);
@@ -162,9 +161,5 @@ int main(void)
 	tcase_add_test(tc, depth_is_bounded);
 	tcase_add_test(tc, deepest_nesting_is_jansson_limit);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

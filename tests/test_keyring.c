@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/keyring.h"
 
 static char dir[] = "/tmp/test-keyring-XXXXXX";
@@ -350,8 +351,7 @@ int main(void)
 {
 	Suite *s = suite_create("keyring");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	char rm[64];
 
@@ -366,11 +366,9 @@ int main(void)
 	tcase_add_test(tc, plain_sess_and_required);
 	tcase_add_test(tc, holder_swaps_counts_and_keeps_counters);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = check_run(s);
 	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
-	failed += system(rm) != 0;
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (system(rm) != 0)
+		rc = EXIT_FAILURE;
+	return rc;
 }

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/log.h"
 
 /* stderr becomes one end of a SOCK_SEQPACKET pair, so every write(2) of
@@ -143,17 +144,11 @@ int main(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("batch");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, batched_request_lines_wait_for_flush);
 	tcase_add_test(tc, other_lines_go_out_at_once_after_what_waits);
 	tcase_add_test(tc, a_full_batch_goes_out_in_whole_lines_of_at_most_pipe_buf);
 	tcase_add_test(tc, without_batching_each_line_is_written_at_once);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

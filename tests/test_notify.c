@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/notify.h"
 
 /* A datagram socket standing in for systemd's; its path goes in
@@ -103,17 +104,11 @@ int main(void)
 {
 	Suite *s = suite_create("notify");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, sends_to_a_path_socket);
 	tcase_add_test(tc, sends_to_an_abstract_socket);
 	tcase_add_test(tc, does_nothing_outside_systemd);
 	tcase_add_test(tc, watchdog_interval_is_half_of_watchdog_usec);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/hex.h"
 #include "sessiond/seal.h"
 
@@ -237,8 +238,6 @@ int main(void)
 {
 	Suite *s = suite_create("seal");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, gcm_known_answers, 0, (int)(sizeof(kats) / sizeof(kats[0])));
 	tcase_add_test(tc, stored_format_is_exact);
@@ -246,9 +245,5 @@ int main(void)
 	tcase_add_test(tc, parser_refuses_all_but_the_format);
 	tcase_add_test(tc, sealing_refuses_a_bad_key_id);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

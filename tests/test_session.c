@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/session.h"
 
 #define NOW	INT64_C(1764000000)
@@ -1042,8 +1043,6 @@ int main(void)
 	TCase *merge = tcase_create("merge");
 	TCase *items = tcase_create("items");
 	TCase *resource = tcase_create("resource");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(ids, id_new_is_32_base64url_and_distinct);
 	tcase_add_test(ids, id_valid_rules);
@@ -1086,9 +1085,5 @@ int main(void)
 	tcase_add_test(resource, if_match_values);
 	suite_add_tcase(s, resource);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/sigv4.h"
 
 /* The fixed inputs of the suite (its README, "Fixed inputs"). */
@@ -889,8 +890,7 @@ int main(void)
 	Suite *s = suite_create("sigv4");
 	TCase *vectors = tcase_create("vectors");
 	TCase *core = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	tcase_add_loop_test(vectors, vector, 0, (int)TEST_N_VECTORS);
 	tcase_add_test(core, amz_date_formats_utc);
@@ -902,11 +902,8 @@ int main(void)
 	tcase_add_test(core, large_body_hashes);
 	suite_add_tcase(s, vectors);
 	suite_add_tcase(s, core);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = check_run(s);
 	if (bench && !strcmp(bench, "1"))
 		test_bench();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/touch.h"
 
 static enum error_code parse(const char *q, struct touch_query *out)
@@ -78,17 +79,11 @@ int main(void)
 {
 	Suite *s = suite_create("touch");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, no_query_is_a_plain_read);
 	tcase_add_test(tc, touch_and_ttl_parse);
 	tcase_add_test(tc, bad_queries_are_refused_whole);
 	tcase_add_test(tc, touch_after_throttles_small_moves_only);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

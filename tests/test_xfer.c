@@ -6,6 +6,7 @@
 
 #include <openssl/ssl.h>
 
+#include "helpers/check_run.h"
 #include "sessiond/xfer.h"
 
 START_TEST(header_lines_are_built_and_freed)
@@ -98,16 +99,10 @@ int main(void)
 {
 	Suite *s = suite_create("xfer");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, header_lines_are_built_and_freed);
 	tcase_add_test(tc, header_block_lists_and_grows);
 	tcase_add_test(tc, ca_bundle_is_added_or_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

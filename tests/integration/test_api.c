@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "helpers/fake_route.h"
 #include "sessiond/api.h"
 #include "sessiond/buf.h"
@@ -252,17 +253,13 @@ int main(void)
 {
 	Suite *s = suite_create("api");
 	TCase *tc = tcase_create("write path");
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, no_write_without_its_condition, 0, 2);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = check_run(s);
 	curl_global_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc;
 }

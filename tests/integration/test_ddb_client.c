@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "helpers/fake_http.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/sigv4.h"
@@ -877,8 +878,6 @@ int main(void)
 	Suite *s = suite_create("ddb_client");
 	TCase *dyn = tcase_create("dynalite");
 	TCase *faults = tcase_create("faults");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(dyn, 120);
 	tcase_set_timeout(faults, 60);
@@ -905,9 +904,5 @@ int main(void)
 	tcase_add_test(faults, invalid_requests_are_refused_before_queueing);
 	suite_add_tcase(s, dyn);
 	suite_add_tcase(s, faults);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

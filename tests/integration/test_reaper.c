@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers/check_run.h"
 #include "helpers/fake_http.h"
 #include "sessiond/ddb_client.h"
 #include "sessiond/now.h"
@@ -496,8 +497,6 @@ int main(void)
 {
 	Suite *s = suite_create("reaper");
 	TCase *tc = tcase_create("dynalite");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, one_pass_deletes_exactly_the_expired_sessions);
@@ -507,9 +506,5 @@ int main(void)
 	tcase_add_test(tc, stop_returns_in_the_middle_of_a_pass);
 	tcase_add_test(tc, a_failed_pass_is_counted_and_not_fatal);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }
