@@ -868,6 +868,8 @@ static void http_worker_take_todo(struct http_worker *w)
 	pthread_mutex_unlock(&w->lock);
 	if (fn)
 		fn(w);
+	/* What fn answered is logged before the caller goes on. */
+	log_flush();
 	pthread_mutex_lock(&w->lock);
 	w->todo = NULL;
 	atomic_store(&w->has_todo, false);

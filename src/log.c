@@ -22,8 +22,9 @@ static atomic_bool log_json = false;
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 
 /* A batching thread's request lines, waiting for log_flush. A write(2) of
- * at most PIPE_BUF bytes to a pipe is atomic, so a batch is never split
- * among another thread's lines. */
+ * at most PIPE_BUF bytes to a pipe is atomic (POSIX), so a batch is never
+ * split among another thread's lines; on Linux an AF_UNIX stream socket
+ * (journald's stderr) takes a write that small whole as well. */
 struct log_batch {
 	bool on;
 	size_t len;

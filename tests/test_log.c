@@ -92,35 +92,62 @@ END_TEST
 
 START_TEST(a_full_batch_goes_out_in_whole_lines_of_at_most_pipe_buf)
 {
-	char got[PIPE_BUF * 2], rid[120], want[160];
+	char got[PIPE_BUF * 2], rid[PIPE_BUF], want[16];
 	unsigned lines = 0, writes = 0, next = 0;
-	size_t n, line_len = 0;
+	size_t n, fixed, rid_len;
 
 	capture_stderr();
+	/* Lines of exactly PIPE_BUF / 16 bytes, so 16 fill a write to the byte:
+	 * the edge where one more byte must start the next write. */
+	log_request("", "GET", "session", 200, 1, 1);
+	fixed = next_write(got, sizeof(got));
+	rid_len = PIPE_BUF / 16 - fixed;
+	ck_assert_uint_gt(rid_len, 8);
+	memset(rid, 'x', rid_len);
+	rid[rid_len] = '\0';
 	log_batch_begin();
 	for (unsigned i = 0; i < 100; i++) {
-		snprintf(rid, sizeof(rid), "%03u-%0100u", i, 0);
+		snprintf(want, sizeof(want), "%03u-", i);
+		memcpy(rid, want, 4);
 		log_request(rid, "GET", "session", 200, 1, 1);
 	}
 	log_batch_end();
 	while ((n = next_write(got, sizeof(got))) > 0) {
-		ck_assert_uint_le(n, PIPE_BUF);
+		/* Every write but the last is full; each ends a line. */
+		ck_assert_uint_eq(n, writes < 6 ? PIPE_BUF : 4 * PIPE_BUF / 16);
 		ck_assert_int_eq(got[n - 1], '\n');
 		/* Every line is there once, in the order logged. */
 		for (const char *p = got; (p = strstr(p, "rid=")) != NULL; p++) {
 			snprintf(want, sizeof(want), "rid=%03u-", next++);
 			ck_assert_int_eq(strncmp(p, want, strlen(want)), 0);
 		}
-		if (!line_len)
-			line_len = (size_t)(strchr(got, '\n') - got) + 1;
 		lines += count_lines(got);
 		writes++;
 	}
 	ck_assert_uint_eq(lines, 100);
 	ck_assert_uint_eq(next, 100);
-	/* Each write as full as whole lines make it: 5 writes, not 100. */
-	ck_assert_uint_eq(writes, (100 + PIPE_BUF / line_len - 1) / (PIPE_BUF / line_len));
-	ck_assert_uint_lt(writes, 10);
+	ck_assert_uint_eq(writes, 7); /* not 100 */
+}
+END_TEST
+
+START_TEST(json_lines_are_batched_alike)
+{
+	char got[PIPE_BUF * 2];
+
+	capture_stderr();
+	log_set_json(true);
+	log_batch_begin();
+	log_request("rid-j1", "GET", "session", 200, 1, 1);
+	log_request("rid-j2", "GET", "session", 404, 1, 1);
+	ck_assert_uint_eq(next_write(got, sizeof(got)), 0);
+	log_flush();
+	next_write(got, sizeof(got));
+	ck_assert_uint_eq(count_lines(got), 2);
+	ck_assert_ptr_nonnull(strstr(got, "\"request_id\":\"rid-j1\""));
+	ck_assert_ptr_nonnull(strstr(got, "}\n{\"time\":"));
+	ck_assert_ptr_nonnull(strstr(got, "\"request_id\":\"rid-j2\",\"method\":\"GET\",\"route\":"
+					  "\"session\",\"status\":404"));
+	log_batch_end();
 }
 END_TEST
 
@@ -148,6 +175,7 @@ int main(void)
 	tcase_add_test(tc, batched_request_lines_wait_for_flush);
 	tcase_add_test(tc, other_lines_go_out_at_once_after_what_waits);
 	tcase_add_test(tc, a_full_batch_goes_out_in_whole_lines_of_at_most_pipe_buf);
+	tcase_add_test(tc, json_lines_are_batched_alike);
 	tcase_add_test(tc, without_batching_each_line_is_written_at_once);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -31,10 +31,11 @@ void log_request(const char *rid, const char *method, const char *route, unsigne
 /* Batching, for an event loop's thread: from log_batch_begin on, this
  * thread's request lines wait in a per-thread buffer (PIPE_BUF bytes) and
  * go out together at log_flush, which the loop calls after every turn: one
- * write(2) per turn instead of one per request, and no line waits longer
- * than the turn that made it. Any other line, and a full buffer, flush
- * first, so the thread's lines keep their order. log_batch_end flushes
- * and stops. All three act on the calling thread only. */
+ * write(2) per turn (per PIPE_BUF bytes) instead of one per request, and
+ * no line waits longer than the turn that made it. Any other line, and a
+ * full buffer, flush first, so the thread's lines keep their order.
+ * log_batch_end flushes and stops. All three act on the calling thread
+ * only. A crash (abort, SIGKILL) loses the lines of the turn it cuts. */
 void log_batch_begin(void);
 void log_flush(void);
 void log_batch_end(void);

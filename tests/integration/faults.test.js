@@ -430,6 +430,10 @@ describe('DynamoDB faults (issue 4)', () => {
         }
         // The table, read directly from dynalite: every item of each cell.
         const items = await ddb.scan(d.table)
+        // Each request's line trails its answer: wait for them (1 s in all)
+        // before reading them, here and in evidence().
+        const linesBy = Date.now() + 1000
+        for (const c of done) await d.logged(new RegExp(`rid=${c.tag} `), Math.max(0, linesBy - Date.now()))
         for (const c of done) {
           const mine = items.filter((it) => (it.id && it.id.S.includes(c.tag)) || (it.sess && it.sess.S.includes(`"${c.tag}"`)))
           c.item = mine[0]
@@ -437,7 +441,7 @@ describe('DynamoDB faults (issue 4)', () => {
           c.problems = judge(c, scen, c.item)
           if (c.extraItems.length) c.problems.push(`${mine.length} items for one request: ${JSON.stringify(mine)}`)
           c.evidence = c.problems.length ? evidence(c, c.item, d) : ''
-          const m = await d.logged(new RegExp(`rid=${c.tag} .*ddb_attempts=(\\d+)`), 1000)
+          const m = new RegExp(`rid=${c.tag} .*ddb_attempts=(\\d+)`).exec(d.stderr())
           c.daemonAttempts = m ? Number(m[1]) : undefined
           cells.push(c)
           results.push(c)

@@ -259,9 +259,10 @@ function startDaemon(overrides = {}, { env } = {}) {
         file,
         child,
         stderr: () => err,
-        // Resolves with the first match of re in stderr once there is one,
-        // or null after ms: for lines that trail an answer.
-        logged: (re, ms = 5000) => waitMatch(() => err, re, ms),
+        // Resolves with the first match of re in stderr (from offset since)
+        // once there is one, or null after ms: for lines that trail an
+        // answer, and, with a short ms, for lines that must not come.
+        logged: (re, ms = 5000, since = 0) => waitMatch(() => err.slice(since), re, ms),
         stdout: () => out,
         exited: () => exited,
         // Resolves with the exit code (or "signal X") once it has exited by
