@@ -1024,9 +1024,21 @@ static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
 		return false;
 	}
 	json_decref(op->sess.data);
-	op->sess.data = b.data ? json_incref(b.data) : json_object();
-	/* Printed once: the size check, the item and the answer copy it. */
-	if (!op->sess.data || session_store_text(&op->sess) != ERROR_OK) {
+	op->sess.data = NULL;
+	if (b.data_text) {
+		/* data as the client wrote it, compacted (session_body_parse
+		 * says why it is valid): the size check, the item and the
+		 * answer copy it, and nothing prints it. */
+		free(op->sess.text);
+		op->sess.text = b.data_text; /* moved */
+		op->sess.text_len = b.data_text_len;
+		b.data_text = NULL;
+	} else {
+		op->sess.data = b.data ? json_incref(b.data) : json_object();
+	}
+	/* Printed once, when it must be: the size check, the item and the
+	 * answer copy the text. */
+	if ((!op->sess.data && !op->sess.text) || session_store_text(&op->sess) != ERROR_OK) {
 		session_body_clear(&b);
 		api_finish(op, 500, "out of memory");
 		return false;

@@ -241,3 +241,115 @@ member_name:
 		}
 	}
 }
+
+/* ---- spans in text already known to be valid ------------------------------ */
+
+static bool jsontext_is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Past the string whose opening quote is at p. */
+static const unsigned char *jsontext_skip_string(const unsigned char *p, const unsigned char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\' && ++p == end)
+			break;
+	}
+	return end;
+}
+
+/* Past the value that starts at p. */
+static const unsigned char *jsontext_skip_value(const unsigned char *p, const unsigned char *end)
+{
+	size_t depth = 0;
+
+	if (*p == '"')
+		return jsontext_skip_string(p, end);
+	if (*p != '{' && *p != '[') {
+		while (p < end && !jsontext_is_ws(*p) && *p != ',' && *p != '}' && *p != ']')
+			p++;
+		return p;
+	}
+	while (p < end) {
+		if (*p == '"') {
+			p = jsontext_skip_string(p, end);
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+		p++;
+	}
+	return end;
+}
+
+static const unsigned char *jsontext_skip_ws(const unsigned char *p, const unsigned char *end)
+{
+	while (p < end && jsontext_is_ws(*p))
+		p++;
+	return p;
+}
+
+enum jsontext_found jsontext_member(const char *text, size_t n, const char *name, size_t *off,
+				    size_t *len)
+{
+	const unsigned char *start = (const unsigned char *)text, *end = start + n, *p;
+	size_t name_len = strlen(name);
+	bool unsure = false;
+
+	p = jsontext_skip_ws(start, end);
+	if (p >= end || *p != '{')
+		return JSONTEXT_ABSENT;
+	p = jsontext_skip_ws(p + 1, end);
+	while (p < end && *p == '"') {
+		const unsigned char *key = p + 1, *key_end, *value;
+
+		p = jsontext_skip_string(p, end);
+		key_end = p - 1;
+		if (memchr(key, '\\', (size_t)(key_end - key)))
+			unsure = true;
+		p = jsontext_skip_ws(p, end);
+		if (p >= end || *p != ':')
+			break;
+		value = jsontext_skip_ws(p + 1, end);
+		if (value >= end)
+			break;
+		p = jsontext_skip_value(value, end);
+		/* Duplicate names were refused: the first match is the one. */
+		if ((size_t)(key_end - key) == name_len && memcmp(key, name, name_len) == 0) {
+			*off = (size_t)(value - start);
+			*len = (size_t)(p - value);
+			return JSONTEXT_FOUND;
+		}
+		p = jsontext_skip_ws(p, end);
+		if (p >= end || *p != ',')
+			break;
+		p = jsontext_skip_ws(p + 1, end);
+	}
+	return unsure ? JSONTEXT_UNSURE : JSONTEXT_ABSENT;
+}
+
+size_t jsontext_compact(const char *text, size_t n, char *out)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + n;
+	size_t k = 0;
+
+	while (p < end) {
+		if (*p == '"') {
+			const unsigned char *q = jsontext_skip_string(p, end);
+
+			memcpy(out + k, p, (size_t)(q - p));
+			k += (size_t)(q - p);
+			p = q;
+		} else if (jsontext_is_ws(*p)) {
+			p++;
+		} else {
+			out[k++] = (char)*p++;
+		}
+	}
+	return k;
+}

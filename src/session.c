@@ -381,6 +381,23 @@ static enum error_code session_body_member(enum session_body_kind kind, const ch
 	return ERROR_PARSE;
 }
 
+/* data's text, cut from the body jansson has just accepted whole, so it is
+ * valid JSON, strict UTF-8, depth-checked and free of duplicate names. */
+static enum error_code session_body_data_text(const char *body, size_t len,
+					      struct session_body *out)
+{
+	size_t off, n;
+
+	if (jsontext_member(body, len, "data", &off, &n) != JSONTEXT_FOUND)
+		return ERROR_OK; /* the caller prints the tree */
+	out->data_text = malloc(n + 1);
+	if (!out->data_text)
+		return ERROR_NOMEM;
+	out->data_text_len = jsontext_compact(body + off, n, out->data_text);
+	out->data_text[out->data_text_len] = '\0';
+	return ERROR_OK;
+}
+
 enum error_code session_body_parse(enum session_body_kind kind, const char *body, size_t len,
 				   int64_t now, int64_t max_ttl, struct session_body *out,
 				   struct session_why *why)
@@ -432,6 +449,10 @@ enum error_code session_body_parse(enum session_body_kind kind, const char *body
 			rc = ERROR_NOMEM;
 			goto out;
 		}
+	} else if (out->data) {
+		rc = session_body_data_text(body, len, out);
+		if (rc != ERROR_OK)
+			goto out;
 	}
 	rc = ERROR_OK;
 out:
@@ -446,6 +467,7 @@ void session_body_clear(struct session_body *b)
 	if (!b)
 		return;
 	json_decref(b->data);
+	free(b->data_text);
 	free(b->user);
 	memset(b, 0, sizeof(*b));
 }

@@ -150,6 +150,78 @@ START_TEST(deepest_nesting_is_jansson_limit)
 }
 END_TEST
 
+/* The span jsontext_member gives, as a string. */
+static char *span(const char *text, const char *name, enum jsontext_found want)
+{
+	size_t off = 0, len = 0;
+	enum jsontext_found got = jsontext_member(text, strlen(text), name, &off, &len);
+	char *out;
+
+	ck_assert_int_eq(got, want);
+	if (got != JSONTEXT_FOUND)
+		return NULL;
+	out = strndup(text + off, len);
+	ck_assert_ptr_nonnull(out);
+	return out;
+}
+
+START_TEST(member_spans_of_valid_text)
+{
+	const char *text = " { \"a\" : \"x}\\\"{\", \"data\" : { \"k\" : [1, {\"data\": 2}], "
+			   "\"s\":\"a b\\\"}\" } , \"ttl\":5 ,\"t\":true}\n";
+	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, NULL), *v;
+	char *got;
+
+	ck_assert_ptr_nonnull(root);
+	got = span(text, "data", JSONTEXT_FOUND);
+	ck_assert_str_eq(got, "{ \"k\" : [1, {\"data\": 2}], \"s\":\"a b\\\"}\" }");
+	/* The same value jansson finds there. */
+	v = json_loads(got, 0, NULL);
+	ck_assert(json_equal(v, json_object_get(root, "data")));
+	json_decref(v);
+	free(got);
+	got = span(text, "ttl", JSONTEXT_FOUND);
+	ck_assert_str_eq(got, "5");
+	free(got);
+	got = span(text, "t", JSONTEXT_FOUND);
+	ck_assert_str_eq(got, "true");
+	free(got);
+	got = span(text, "a", JSONTEXT_FOUND);
+	ck_assert_str_eq(got, "\"x}\\\"{\"");
+	free(got);
+	span(text, "k", JSONTEXT_ABSENT); /* nested names are not top-level */
+	span(text, "dat", JSONTEXT_ABSENT);
+	span("{}", "data", JSONTEXT_ABSENT);
+	free(span("{\"b\":[],\"data\":{}}", "data", JSONTEXT_FOUND));
+	/* A name written with escapes might spell it: the caller must not
+	 * take "absent" for an answer. */
+	span("{\"d\\u0061ta\":{\"x\":1}}", "data", JSONTEXT_UNSURE);
+	/* Found as written: an escaped name cannot spell it too (that would
+	 * be a duplicate, which the parser refused). */
+	free(span("{\"x\\u0041\":{},\"data\":[]}", "data", JSONTEXT_FOUND));
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(compact_drops_only_whitespace_between_tokens)
+{
+	const char *text = " { \"a b\" : [ 1 , 2.50 , 1e2 ] ,\n\t\"c\" : \"\\\" x \\u00e9 \" , \"d\":{ } }\r\n";
+	char out[128];
+	size_t n = jsontext_compact(text, strlen(text), out);
+	json_t *a, *b;
+
+	out[n] = '\0';
+	/* Strings and numbers stay as written. */
+	ck_assert_str_eq(out, "{\"a b\":[1,2.50,1e2],\"c\":\"\\\" x \\u00e9 \",\"d\":{}}");
+	a = json_loads(text, 0, NULL);
+	b = json_loadb(out, n, 0, NULL);
+	ck_assert(a && b && json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	ck_assert_uint_eq(jsontext_compact("", 0, out), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jsontext");
@@ -160,6 +232,8 @@ int main(void)
 	tcase_add_test(tc, nul_byte_outside_strings_ends_nothing);
 	tcase_add_test(tc, depth_is_bounded);
 	tcase_add_test(tc, deepest_nesting_is_jansson_limit);
+	tcase_add_test(tc, member_spans_of_valid_text);
+	tcase_add_test(tc, compact_drops_only_whitespace_between_tokens);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -28,6 +28,7 @@ static void refused(enum session_body_kind kind, const char *text, const char *d
 	ck_assert_msg(parse(kind, text, &b, &why) == ERROR_PARSE, "accepted: %s", text);
 	ck_assert_str_eq(why.detail, detail);
 	ck_assert_ptr_null(b.data);
+	ck_assert_ptr_null(b.data_text);
 	ck_assert(!b.has_ttl && !b.has_expires);
 }
 
@@ -171,6 +172,45 @@ START_TEST(body_create_defaults_and_values)
 	session_body_clear(&b);
 
 	refused(SESSION_BODY_CREATE, "", "body must be a JSON object");
+}
+END_TEST
+
+/* data is kept as the body wrote it, compacted, so it need not be printed
+ * from the tree; the tree agrees with it. */
+START_TEST(body_data_text_is_the_written_value_compacted)
+{
+	struct session_body b;
+	struct session_why why;
+	json_t *back;
+
+	ck_assert_int_eq(parse(SESSION_BODY_PUT,
+			       " {\"ttl\":60, \"data\" : { \"b\" : \"\\u00e9 x\" ,\n"
+			       "  \"a\" : [ 1.50 , 1e2, -0 ] } }",
+			       &b, &why),
+			 ERROR_OK);
+	ck_assert_str_eq(b.data_text, "{\"b\":\"\\u00e9 x\",\"a\":[1.50,1e2,-0]}");
+	ck_assert_uint_eq(b.data_text_len, strlen(b.data_text));
+	back = json_loads(b.data_text, 0, NULL);
+	ck_assert(json_equal(back, b.data));
+	json_decref(back);
+	session_body_clear(&b);
+	ck_assert_ptr_null(b.data_text);
+
+	/* A name written with escapes: jansson's tree is the only sure answer. */
+	ck_assert_int_eq(parse(SESSION_BODY_CREATE, "{\"d\\u0061ta\":{\"x\":1}}", &b, &why),
+			 ERROR_OK);
+	ck_assert_ptr_null(b.data_text);
+	ck_assert_int_eq(json_integer_value(json_object_get(b.data, "x")), 1);
+	session_body_clear(&b);
+
+	/* No data: the default {} is a tree, to be printed. */
+	ck_assert_int_eq(parse(SESSION_BODY_CREATE, "{\"ttl\":5}", &b, &why), ERROR_OK);
+	ck_assert_ptr_null(b.data_text);
+	ck_assert_uint_eq(json_object_size(b.data), 0);
+	session_body_clear(&b);
+	ck_assert_int_eq(parse(SESSION_BODY_TOUCH, "{\"ttl\":5}", &b, &why), ERROR_OK);
+	ck_assert_ptr_null(b.data_text);
+	session_body_clear(&b);
 }
 END_TEST
 
@@ -1050,6 +1090,7 @@ int main(void)
 	suite_add_tcase(s, ids);
 
 	tcase_add_test(bodies, body_create_defaults_and_values);
+	tcase_add_test(bodies, body_data_text_is_the_written_value_compacted);
 	tcase_add_test(bodies, body_put_requires_data);
 	tcase_add_test(bodies, body_touch);
 	tcase_add_test(bodies, body_ttl_bounds);

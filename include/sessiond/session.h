@@ -44,6 +44,12 @@ struct session_why {
 /* What a request body said. data is a new reference or NULL when absent. */
 struct session_body {
 	json_t *data;
+	/* data's value as the body wrote it, without the whitespace between
+	 * tokens: the text to store, so the tree need not be printed again.
+	 * Owned; NULL when data was absent or its text could not be told
+	 * apart (a top-level name written with escapes): then print data. */
+	char *data_text;
+	size_t data_text_len;
 	bool has_ttl;
 	int64_t ttl;
 	bool has_expires;

@@ -143,6 +143,23 @@ describe('sessiond and connect-dynamodb share sessions', () => {
     assert.deepEqual(got, data)
   })
 
+  it('data is stored as the client wrote it, without the whitespace between tokens, and reads back equal everywhere', T, async () => {
+    // Escapes, number forms and key order as written; only the spacing goes.
+    const text = '{ "ttl" : 600 ,\n  "data" : {\n    "name" : "Jos\\u00e9 \\"J\\" { x }",\n    "n" : [ 1.50 , 1e2 , -0 ],\n    "z" : { } , "a" : null\n  }\n}\n'
+    const r = await api('POST', '/v1/sessions', { body: text, type: 'application/json' })
+    assert.equal(r.status, 201, describeExchange(r))
+    const item = await ddb.getItem(d.table, ddb.key(r.json.id))
+    assert.equal(item.sess.S, '{"name":"Jos\\u00e9 \\"J\\" { x }","n":[1.50,1e2,-0],"z":{},"a":null}')
+    const want = JSON.parse(text).data
+    assert.deepEqual(r.json.data, want)
+    assert.deepEqual((await api('GET', `/v1/sessions/${r.json.id}`)).json.data, want)
+    assert.deepEqual(await s.get(r.json.id), want)
+    // The same for a replacement.
+    const p = await api('PUT', `/v1/sessions/${r.json.id}`, { body: '{"data": { "b" : [ true ] } }', type: 'application/json' })
+    assert.equal(p.status, 200, describeExchange(p))
+    assert.equal((await ddb.getItem(d.table, ddb.key(r.json.id))).sess.S, '{"b":[true]}')
+  })
+
   it('a session the daemon PUT under a chosen id is read by the Node store, and a replacement too', T, async () => {
     const sid = newSid('put')
     const data = plain(expressSession(600000, { user: 'alice' }))
