@@ -203,6 +203,15 @@ START_TEST(body_data_text_is_the_written_value_compacted)
 	ck_assert_int_eq(json_integer_value(json_object_get(b.data, "x")), 1);
 	session_body_clear(&b);
 
+	/* jansson 2.14 takes a raw NUL after a number; no JSON reader would
+	 * take that text back, so the tree is printed instead. */
+	ck_assert_int_eq(session_body_parse(SESSION_BODY_PUT, "{\"data\":{\"a\":1\0}}", 17, NOW,
+					    MAX_TTL, &b, &why),
+			 ERROR_OK);
+	ck_assert_ptr_null(b.data_text);
+	ck_assert_int_eq(json_integer_value(json_object_get(b.data, "a")), 1);
+	session_body_clear(&b);
+
 	/* No data: the default {} is a tree, to be printed. */
 	ck_assert_int_eq(parse(SESSION_BODY_CREATE, "{\"ttl\":5}", &b, &why), ERROR_OK);
 	ck_assert_ptr_null(b.data_text);

@@ -162,6 +162,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     (b[k].has_expires && (b[k].expires <= NOW || b[k].expires > NOW + MAX_TTL)) ||
 		     (k != SESSION_BODY_TOUCH && !json_is_object(b[k].data))))
 			abort();
+	/* data kept as text is valid JSON, and the same data as the tree. */
+	for (int k = SESSION_BODY_CREATE; k <= SESSION_BODY_TOUCH; k++) {
+		json_t *back;
+
+		if (!b[k].data_text)
+			continue;
+		if (strlen(b[k].data_text) != b[k].data_text_len ||
+		    !jsontext_object_valid(b[k].data_text, b[k].data_text_len, JSONTEXT_MAX_DEPTH))
+			abort();
+		back = json_loadb(b[k].data_text, b[k].data_text_len, JSON_ALLOW_NUL, NULL);
+		if (!back || !json_equal(back, b[k].data))
+			abort();
+		json_decref(back);
+	}
 	owner_round_trip(&b[SESSION_BODY_CREATE]);
 	owner_round_trip(&b[SESSION_BODY_PUT]);
 	if (b[SESSION_BODY_TOUCH].user)
