@@ -1034,6 +1034,9 @@ static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
 		op->sess.text_len = b.data_text_len;
 		b.data_text = NULL;
 	} else {
+		free(op->sess.text);
+		op->sess.text = NULL;
+		op->sess.text_len = 0;
 		op->sess.data = b.data ? json_incref(b.data) : json_object();
 	}
 	/* Printed once, when it must be: the size check, the item and the

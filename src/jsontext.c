@@ -249,7 +249,8 @@ static bool jsontext_is_ws(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Past the string whose opening quote is at p. */
+/* Past the string whose opening quote is at p; NULL if it never ends (the
+ * text was not valid after all). */
 static const unsigned char *jsontext_skip_string(const unsigned char *p, const unsigned char *end)
 {
 	for (p++; p < end; p++) {
@@ -258,10 +259,10 @@ static const unsigned char *jsontext_skip_string(const unsigned char *p, const u
 		if (*p == '\\' && ++p == end)
 			break;
 	}
-	return end;
+	return NULL;
 }
 
-/* Past the value that starts at p. */
+/* Past the value that starts at p (< end); NULL if it never ends. */
 static const unsigned char *jsontext_skip_value(const unsigned char *p, const unsigned char *end)
 {
 	size_t depth = 0;
@@ -273,7 +274,7 @@ static const unsigned char *jsontext_skip_value(const unsigned char *p, const un
 			p++;
 		return p;
 	}
-	while (p < end) {
+	while (p && p < end) {
 		if (*p == '"') {
 			p = jsontext_skip_string(p, end);
 			continue;
@@ -284,7 +285,7 @@ static const unsigned char *jsontext_skip_value(const unsigned char *p, const un
 			return p + 1;
 		p++;
 	}
-	return end;
+	return NULL;
 }
 
 static const unsigned char *jsontext_skip_ws(const unsigned char *p, const unsigned char *end)
@@ -309,6 +310,8 @@ enum jsontext_found jsontext_member(const char *text, size_t n, const char *name
 		const unsigned char *key = p + 1, *key_end, *value;
 
 		p = jsontext_skip_string(p, end);
+		if (!p)
+			break;
 		key_end = p - 1;
 		if (memchr(key, '\\', (size_t)(key_end - key)))
 			unsure = true;
@@ -316,9 +319,8 @@ enum jsontext_found jsontext_member(const char *text, size_t n, const char *name
 		if (p >= end || *p != ':')
 			break;
 		value = jsontext_skip_ws(p + 1, end);
-		if (value >= end)
+		if (value >= end || !(p = jsontext_skip_value(value, end)))
 			break;
-		p = jsontext_skip_value(value, end);
 		/* Duplicate names were refused: the first match is the one. */
 		if ((size_t)(key_end - key) == name_len && memcmp(key, name, name_len) == 0) {
 			*off = (size_t)(value - start);
@@ -342,6 +344,8 @@ size_t jsontext_compact(const char *text, size_t n, char *out)
 		if (*p == '"') {
 			const unsigned char *q = jsontext_skip_string(p, end);
 
+			if (!q)
+				q = end; /* not valid after all: the rest as it is */
 			memcpy(out + k, p, (size_t)(q - p));
 			k += (size_t)(q - p);
 			p = q;

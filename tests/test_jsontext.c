@@ -200,6 +200,21 @@ START_TEST(member_spans_of_valid_text)
 	 * be a duplicate, which the parser refused). */
 	free(span("{\"x\\u0041\":{},\"data\":[]}", "data", JSONTEXT_FOUND));
 	json_decref(root);
+	/* Text cut short is outside the contract, but read within bounds and
+	 * never found (ASan watches the reads). */
+	{
+		static const char *const cut[] = { "{\"", " { \"", "{\"data", "{\"data\":",
+						   "{\"data\":{", "{\"data\":\"ab", "{\"data\":[1,{\"a\\",
+						   "{\"da\\" };
+
+		for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+			char *heap = strdup(cut[i]); /* no terminator past the end to lean on */
+			size_t off, len, n = strlen(heap);
+
+			ck_assert_int_ne(jsontext_member(heap, n, "data", &off, &len), JSONTEXT_FOUND);
+			free(heap);
+		}
+	}
 }
 END_TEST
 
@@ -219,6 +234,9 @@ START_TEST(compact_drops_only_whitespace_between_tokens)
 	json_decref(a);
 	json_decref(b);
 	ck_assert_uint_eq(jsontext_compact("", 0, out), 0);
+	/* A string cut short is copied as it is, within bounds. */
+	ck_assert_uint_eq(jsontext_compact("[ \"a b\\", 7, out), 6);
+	ck_assert_int_eq(memcmp(out, "[\"a b\\", 6), 0);
 }
 END_TEST
 
