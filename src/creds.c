@@ -66,6 +66,8 @@ struct creds {
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the thread's schedule changed, or stop */
 	struct creds_value cur;
+	_Atomic uint64_t installed; /* times cur was set; creds_get_cached reads
+				       it without the lock */
 	uint64_t generation; /* fetches finished, successful or not */
 	bool last_failed;
 	unsigned failures; /* in a row */
@@ -301,6 +303,7 @@ static enum error_code creds_refresh(struct creds *c, uint64_t seen)
 		snprintf(fresh.source, sizeof(fresh.source), "%s", c->source);
 		creds_value_wipe(&c->cur);
 		c->cur = fresh;
+		atomic_fetch_add_explicit(&c->installed, 1, memory_order_release);
 		c->last_failed = false;
 		c->failures = 0;
 		c->last_ok_ms = now_mono_ms();
@@ -440,6 +443,7 @@ struct creds *creds_new(const struct creds_config *cfg, char *why, size_t why_le
 			c->source = creds_chain[i].name;
 			snprintf(v.source, sizeof(v.source), "%s", c->source);
 			c->cur = v;
+			atomic_fetch_add_explicit(&c->installed, 1, memory_order_release);
 			creds_value_wipe(&v);
 			found = true;
 			break;
@@ -508,14 +512,14 @@ static bool creds_expired(const struct creds_value *v)
 	return v->expiration != 0 && now_wall_s() >= v->expiration;
 }
 
-enum error_code creds_get(struct creds *c, struct creds_value *out)
+/* creds_get, and which setting of cur (c->installed) *out copies. */
+static enum error_code creds_copy(struct creds *c, struct creds_value *out, uint64_t *installed)
 {
 	uint64_t seen;
 
-	if (!c || !out)
-		return ERROR_INVALID;
 	pthread_mutex_lock(&c->lock);
 	*out = c->cur;
+	*installed = atomic_load_explicit(&c->installed, memory_order_relaxed);
 	seen = c->generation;
 	pthread_mutex_unlock(&c->lock);
 	if (!creds_expired(out))
@@ -525,12 +529,41 @@ enum error_code creds_get(struct creds *c, struct creds_value *out)
 		return ERROR_UNAVAILABLE;
 	pthread_mutex_lock(&c->lock);
 	*out = c->cur;
+	*installed = atomic_load_explicit(&c->installed, memory_order_relaxed);
 	pthread_mutex_unlock(&c->lock);
 	if (creds_expired(out)) {
 		creds_value_wipe(out);
 		return ERROR_UNAVAILABLE;
 	}
 	return ERROR_OK;
+}
+
+enum error_code creds_get(struct creds *c, struct creds_value *out)
+{
+	uint64_t installed;
+
+	if (!c || !out)
+		return ERROR_INVALID;
+	return creds_copy(c, out, &installed);
+}
+
+enum error_code creds_get_cached(struct creds *c, struct creds_value *copy, uint64_t *copy_of)
+{
+	enum error_code rc;
+
+	if (!c || !copy || !copy_of)
+		return ERROR_INVALID;
+	/* Nothing was set since the copy was taken (the counter only grows,
+	 * and is bumped after cur is written, under the lock). */
+	if (*copy_of && *copy_of == atomic_load_explicit(&c->installed, memory_order_acquire) &&
+	    !creds_expired(copy))
+		return ERROR_OK;
+	creds_value_wipe(copy);
+	*copy_of = 0;
+	rc = creds_copy(c, copy, copy_of);
+	if (rc != ERROR_OK)
+		*copy_of = 0;
+	return rc;
 }
 
 enum error_code creds_refresh_now(struct creds *c)

@@ -121,6 +121,8 @@ struct ddb_loop {
 	struct evloop_hook hook;
 	CURLM *multi;
 	struct sigv4_signer *signer;
+	struct creds_value creds; /* the signer's copy (creds_get_cached) */
+	uint64_t creds_of;
 	struct ddb_queue ready;   /* waiting for a free connection */
 	struct ddb_queue backoff; /* waiting for their retry time */
 	struct ddb_queue flight;  /* attempts in curl's hands */
@@ -451,7 +453,6 @@ static enum error_code ddb_sign(struct ddb_loop *loop, struct ddb_call *call)
 	const char *target = ddb_op_target(call->op);
 	char amz_date[SIGV4_AMZ_DATE_LEN + 1];
 	struct sigv4_header signed_headers[5];
-	struct creds_value current;
 	struct sigv4_credentials creds = {
 		.access_key_id = client->access_key_id,
 		.secret_access_key = client->secret_access_key,
@@ -475,15 +476,15 @@ static enum error_code ddb_sign(struct ddb_loop *loop, struct ddb_call *call)
 	size_t n = 0;
 
 	buf_init(&authz, 0);
-	memset(&current, 0, sizeof(current));
 	if (client->creds) {
-		/* A copy of the current ones; blocks only if they expired. */
-		rc = creds_get(client->creds, &current);
+		/* The loop's copy of the current ones, taken again only when
+		 * they change; blocks only if they expired. */
+		rc = creds_get_cached(client->creds, &loop->creds, &loop->creds_of);
 		if (rc != ERROR_OK)
 			goto out;
-		creds.access_key_id = current.access_key_id;
-		creds.secret_access_key = current.secret_access_key;
-		creds.session_token = current.session_token[0] ? current.session_token : NULL;
+		creds.access_key_id = loop->creds.access_key_id;
+		creds.secret_access_key = loop->creds.secret_access_key;
+		creds.session_token = loop->creds.session_token[0] ? loop->creds.session_token : NULL;
 	}
 	sigv4_amz_date(params.now, amz_date);
 	signed_headers[n++] = (struct sigv4_header){ "Host", client->host };
@@ -512,7 +513,6 @@ static enum error_code ddb_sign(struct ddb_loop *loop, struct ddb_call *call)
 	rc = xfer_block_add(&call->headers, "Expect", "");
 out:
 	buf_free_secret(&authz);
-	creds_value_wipe(&current);
 	return rc;
 }
 
@@ -1203,6 +1203,7 @@ static void ddb_loop_free(struct ddb_loop *loop)
 		curl_easy_cleanup(loop->idle_easy[i]);
 	free(loop->idle_easy);
 	sigv4_signer_free(loop->signer);
+	creds_value_wipe(&loop->creds);
 	pthread_mutex_destroy(&loop->lock);
 	free(loop);
 }

@@ -21,6 +21,7 @@
 #include "../src/creds_internal.h"
 #include "helpers/fake_route.h"
 #include "sessiond/creds.h"
+#include "sessiond/now.h"
 #include "sessiond/log.h"
 
 /* ---- fixture: a private temp dir and a clean AWS environment ----------- */
@@ -1154,6 +1155,54 @@ START_TEST(refresh_now_after_expired_token)
 }
 END_TEST
 
+/* A loop's own copy is taken again only when the credentials change or it
+ * expires; otherwise it is used as it is (no lock, no copy). */
+START_TEST(cached_copy_follows_each_refresh)
+{
+	struct creds_config cfg = {0};
+	struct aws_fake *f = fake_start();
+	struct creds_value v, copy;
+	uint64_t of = 0, first;
+	struct creds *c;
+
+	memset(&copy, 0, sizeof(copy));
+	use_imds(f);
+	c = expect_creds(&cfg, "imds", &v);
+	ck_assert_int_eq(creds_get_cached(c, &copy, &of), ERROR_OK);
+	ck_assert_str_eq(copy.access_key_id, "AKIDIMDS1");
+	ck_assert_uint_ne(of, 0);
+	first = of;
+	/* Unchanged: the copy is not taken again (a mark in it stays). */
+	strcpy(copy.access_key_id, "MARK");
+	ck_assert_int_eq(creds_get_cached(c, &copy, &of), ERROR_OK);
+	ck_assert_str_eq(copy.access_key_id, "MARK");
+	ck_assert_uint_eq(of, first);
+	/* Expired copy: taken again, whatever the counter says. */
+	copy.expiration = now_wall_s() - 1;
+	ck_assert_int_eq(creds_get_cached(c, &copy, &of), ERROR_OK);
+	ck_assert_str_eq(copy.access_key_id, "AKIDIMDS1");
+	/* Replaced: the next call has the new ones. */
+	strcpy(copy.access_key_id, "MARK");
+	sleep_ms(1100);
+	ck_assert_int_eq(creds_refresh_now(c), ERROR_OK);
+	ck_assert_int_eq(creds_get_cached(c, &copy, &of), ERROR_OK);
+	ck_assert_str_eq(copy.access_key_id, "AKIDIMDS2");
+	ck_assert_uint_gt(of, first);
+	/* A failed refresh replaces nothing: the copy stands. */
+	first = of;
+	sleep_ms(1100);
+	atomic_store(&f->mode, MODE_500);
+	ck_assert_int_eq(creds_refresh_now(c), ERROR_UNAVAILABLE);
+	ck_assert_int_eq(creds_get_cached(c, &copy, &of), ERROR_OK);
+	ck_assert_uint_eq(of, first);
+	ck_assert_str_eq(copy.access_key_id, "AKIDIMDS2");
+	ck_assert_int_eq(creds_get_cached(NULL, &copy, &of), ERROR_INVALID);
+	creds_value_wipe(&copy);
+	creds_free(c);
+	fake_stop(f);
+}
+END_TEST
+
 START_TEST(free_aborts_a_slow_refresh)
 {
 	struct creds_config cfg = {.timeout_ms = 20000};
@@ -1362,6 +1411,7 @@ int main(void)
 	tcase_add_test(tc, refresh_failure_keeps_old_then_recovers);
 	tcase_add_test(tc, expired_and_refresh_failed_is_unavailable);
 	tcase_add_test(tc, refresh_now_after_expired_token);
+	tcase_add_test(tc, cached_copy_follows_each_refresh);
 	tcase_add_test(tc, free_aborts_a_slow_refresh);
 	tcase_add_test(tc, no_secret_in_log);
 	suite_add_tcase(s, tc);

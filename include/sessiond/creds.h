@@ -64,6 +64,15 @@ void creds_free(struct creds *c);
  * rather than each fetching again. Thread-safe. */
 enum error_code creds_get(struct creds *c, struct creds_value *out);
 
+/* creds_get for a caller that keeps its own copy between calls (one per
+ * event loop, which signs every request): *copy is taken again only when
+ * the current credentials were replaced since, or it expired, so most
+ * calls cost one atomic load, with no lock and no copy. *copy_of records
+ * which credentials *copy holds: 0 before the first call and after a
+ * failure (then *copy is wiped). The caller wipes *copy when done.
+ * Thread-safe for distinct copies. */
+enum error_code creds_get_cached(struct creds *c, struct creds_value *copy, uint64_t *copy_of);
+
 /* After ExpiredTokenException: refresh now (synchronously, bounded), so the
  * caller can retry once. Callers that arrive while a refresh runs share its
  * result, and within a second of a successful refresh it returns ERROR_OK
