@@ -14,10 +14,13 @@
  * creds_fetcher everything a later fetch needs, copied at start-up, so the
  * refresh thread never calls getenv (not thread-safe against setenv).
  *
- * Three kinds of caller touch a struct creds: readers (creds_get, any
- * thread), the refresh thread, and creds_refresh_now. `lock` guards the
- * current value and the schedule and is held only to copy a struct, so a
- * reader never waits on the network while its credentials are valid.
+ * Three kinds of caller touch a struct creds: readers (creds_get and
+ * creds_get_cached, any thread), the refresh thread, and creds_refresh_now.
+ * `lock` guards the current value and the schedule and is held only to copy
+ * a struct, so a reader never waits on the network while its credentials
+ * are valid. `installed` counts the values set, bumped under `lock` after
+ * each; creds_get_cached reads it without the lock, to learn whether its
+ * caller's copy is still the current value.
  * `fetch_lock` serialises fetches: a caller that waited on it sees that the
  * generation moved on and takes that fetch's result instead of fetching
  * again. Every fetch polls `stopping` (creds_http.c), so creds_free can

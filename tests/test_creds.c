@@ -1104,15 +1104,24 @@ START_TEST(expired_and_refresh_failed_is_unavailable)
 	struct creds_value v;
 	struct creds *c;
 
+	struct creds_value copy;
+	uint64_t of = 0;
+
+	memset(&copy, 0, sizeof(copy));
 	atomic_store(&f->lifetime_s, 2);
 	use_imds(f);
 	c = expect_creds(&cfg, "imds", &v);
+	ck_assert_int_eq(creds_get_cached(c, &copy, &of), ERROR_OK);
 	atomic_store(&f->mode, MODE_500);
 	while (time(NULL) < creds_expiration(c))
 		sleep_ms(50);
 	ck_assert_int_eq(creds_get(c, &v), ERROR_UNAVAILABLE);
 	ck_assert_str_eq(v.access_key_id, "");
 	ck_assert(creds_last_refresh_failed(c));
+	/* A loop's expired copy is not served either: wiped, and marked none. */
+	ck_assert_int_eq(creds_get_cached(c, &copy, &of), ERROR_UNAVAILABLE);
+	ck_assert_str_eq(copy.access_key_id, "");
+	ck_assert_uint_eq(of, 0);
 	/* A reader refreshes synchronously once the endpoint is back. (One
 	 * that waited on a failing background fetch shares its failure, so
 	 * allow a second try.) */
@@ -1122,6 +1131,9 @@ START_TEST(expired_and_refresh_failed_is_unavailable)
 		ck_assert_int_eq(creds_get(c, &v), ERROR_OK);
 	ck_assert_str_ne(v.access_key_id, "AKIDIMDS1");
 	ck_assert(!creds_last_refresh_failed(c));
+	ck_assert_int_eq(creds_get_cached(c, &copy, &of), ERROR_OK);
+	ck_assert_str_eq(copy.access_key_id, v.access_key_id);
+	creds_value_wipe(&copy);
 	creds_free(c);
 	fake_stop(f);
 }

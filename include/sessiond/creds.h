@@ -67,10 +67,10 @@ enum error_code creds_get(struct creds *c, struct creds_value *out);
 /* creds_get for a caller that keeps its own copy between calls (one per
  * event loop, which signs every request): *copy is taken again only when
  * the current credentials were replaced since, or it expired, so most
- * calls cost one atomic load, with no lock and no copy. *copy_of records
- * which credentials *copy holds: 0 before the first call and after a
- * failure (then *copy is wiped). The caller wipes *copy when done.
- * Thread-safe for distinct copies. */
+ * calls cost an atomic load and a clock read, with no lock and no copy.
+ * *copy_of records which credentials of c *copy holds: 0 before the first
+ * call and after a failure (then *copy is wiped). A copy belongs to one c.
+ * The caller wipes *copy when done. Thread-safe for distinct copies. */
 enum error_code creds_get_cached(struct creds *c, struct creds_value *copy, uint64_t *copy_of);
 
 /* After ExpiredTokenException: refresh now (synchronously, bounded), so the
