@@ -1025,18 +1025,17 @@ static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
 	}
 	json_decref(op->sess.data);
 	op->sess.data = NULL;
+	free(op->sess.text);
+	op->sess.text = NULL;
+	op->sess.text_len = 0;
 	if (b.data_text) {
 		/* data as the client wrote it, compacted (session_body_parse
 		 * says why it is valid): the size check, the item and the
 		 * answer copy it, and nothing prints it. */
-		free(op->sess.text);
 		op->sess.text = b.data_text; /* moved */
 		op->sess.text_len = b.data_text_len;
 		b.data_text = NULL;
 	} else {
-		free(op->sess.text);
-		op->sess.text = NULL;
-		op->sess.text_len = 0;
 		op->sess.data = b.data ? json_incref(b.data) : json_object();
 	}
 	/* Printed once, when it must be: the size check, the item and the

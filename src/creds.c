@@ -561,8 +561,7 @@ enum error_code creds_get_cached(struct creds *c, struct creds_value *copy, uint
 	if (*copy_of && *copy_of == atomic_load_explicit(&c->installed, memory_order_acquire) &&
 	    !creds_expired(copy))
 		return ERROR_OK;
-	creds_value_wipe(copy);
-	*copy_of = 0;
+	/* creds_copy overwrites *copy whole, and wipes it when it fails. */
 	rc = creds_copy(c, copy, copy_of);
 	if (rc != ERROR_OK)
 		*copy_of = 0;

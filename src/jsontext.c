@@ -11,10 +11,21 @@ struct jsontext_scan {
 	const unsigned char *p, *end;
 };
 
+static bool jsontext_is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static const unsigned char *jsontext_skip_ws(const unsigned char *p, const unsigned char *end)
+{
+	while (p < end && jsontext_is_ws(*p))
+		p++;
+	return p;
+}
+
 static void jsontext_ws(struct jsontext_scan *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-		s->p++;
+	s->p = jsontext_skip_ws(s->p, s->end);
 }
 
 /* Four hex digits after "\u"; -1 if they are not. */
@@ -244,11 +255,6 @@ member_name:
 
 /* ---- spans in text already known to be valid ------------------------------ */
 
-static bool jsontext_is_ws(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* Past the string whose opening quote is at p; NULL if it never ends (the
  * text was not valid after all). */
 static const unsigned char *jsontext_skip_string(const unsigned char *p, const unsigned char *end)
@@ -286,13 +292,6 @@ static const unsigned char *jsontext_skip_value(const unsigned char *p, const un
 		p++;
 	}
 	return NULL;
-}
-
-static const unsigned char *jsontext_skip_ws(const unsigned char *p, const unsigned char *end)
-{
-	while (p < end && jsontext_is_ws(*p))
-		p++;
-	return p;
 }
 
 enum jsontext_found jsontext_member(const char *text, size_t n, const char *name, size_t *off,
