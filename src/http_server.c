@@ -12,14 +12,24 @@
  * handler once more to queue the answer.
  *
  * Threads. Each worker thread owns one MHD daemon in external-epoll mode on
- * the shared listening socket, and an evloop that watches MHD's epoll fd
+ * its own listening socket, and an evloop that watches MHD's epoll fd
  * next to whatever the attach hook adds (the worker's DynamoDB loop). So a
  * request is usually answered on the thread that read it: the completion
  * runs in the same turn, http_respond flags the worker, and the turn ends
  * with MHD_run, which writes the answer. An answer from another thread
  * resumes the connection through MHD's ITC, which wakes the worker. Work
  * that must run on a worker (quiesce, detach, stop) is handed over with
- * http_worker_do. */
+ * http_worker_do.
+ *
+ * Listening. The workers' sockets form one SO_REUSEPORT group, so the
+ * kernel spreads new connections evenly by their addresses. On one shared
+ * socket, whichever worker woke first took every connection of a burst (16
+ * keep-alive connections of a benchmark all on one worker, the other idle).
+ * The first socket binds without SO_REUSEPORT and sets it only before
+ * listen: a port that anything else holds, another sessiond included, still
+ * fails at start, and only a socket of the same user that asks to share can
+ * join. Where the kernel will not form the group, the workers share the
+ * first socket, as they did before. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -124,6 +134,7 @@ struct http_worker {
 	_Atomic bool resumed_elsewhere; /* ... or on another thread */
 	bool running;
 	bool quiesced;
+	_Atomic uint64_t connections; /* open client connections it holds */
 	/* http_worker_do: a function for the worker to run, and its ack. */
 	pthread_mutex_t lock;
 	pthread_cond_t done;
@@ -138,7 +149,10 @@ struct http_server {
 	void *(*attach)(void *arg, struct evloop *ev);
 	void (*detach)(void *arg, void *peer);
 	void *attach_arg;
-	int listen_fd;
+	/* Listening sockets: one per worker, or only the first, which then
+	 * every worker shares. */
+	int *listen_fds;
+	unsigned n_listen_fds;
 	unsigned port;
 	char probe_url[96]; /* http://<loopback or bound address>:<port>/healthz */
 	size_t max_body;
@@ -150,7 +164,7 @@ struct http_server {
 	pthread_rwlock_t tokens_lock;
 	unsigned char (*token_digests)[SHA256_DIGEST_LENGTH];
 	size_t n_tokens;
-	_Atomic uint64_t requests, in_flight, connections;
+	_Atomic uint64_t requests, in_flight;
 	/* Requests whose handler ran and that are not answered yet: what a
 	 * graceful stop waits for. A client still sending its headers or body
 	 * is not waited for. */
@@ -784,14 +798,14 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
 static void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			       enum MHD_ConnectionNotificationCode toe)
 {
-	struct http_server *srv = cls;
+	struct http_worker *w = cls;
 
 	(void)conn;
 	(void)socket_context;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		atomic_fetch_add(&srv->connections, 1);
+		atomic_fetch_add(&w->connections, 1);
 	else
-		atomic_fetch_sub(&srv->connections, 1);
+		atomic_fetch_sub(&w->connections, 1);
 }
 
 /* The attribute tells clang that fmt is a format (its -Wformat-nonliteral
@@ -916,8 +930,8 @@ static void *http_worker_main(void *arg)
 	return NULL;
 }
 
-/* On the worker: stop accepting; the listening socket is closed by
- * http_server_drain or http_server_free, once, for all daemons. */
+/* On the worker: stop accepting; the listening sockets are closed by
+ * http_server_drain or http_server_free, once every daemon has let go. */
 static void http_worker_quiesce(struct http_worker *w)
 {
 	if (!w->quiesced)
@@ -957,13 +971,13 @@ static bool http_worker_start(struct http_server *srv, struct http_worker *w,
 	w->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, http_on_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, srv,
-		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+		MHD_OPTION_LISTEN_SOCKET, srv->listen_fds[w->index < srv->n_listen_fds ? w->index : 0],
 		MHD_OPTION_CONNECTION_LIMIT, max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
-		MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, w,
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_END);
 	if (!w->mhd)
@@ -990,7 +1004,8 @@ static bool http_worker_start(struct http_server *srv, struct http_worker *w,
 static void http_worker_free(struct http_worker *w)
 {
 	if (w->thread_started) {
-		/* The daemons share the listening socket: none may close it. */
+		/* Quiesced, a daemon leaves its listening socket to us: the
+		 * first one may be shared by every daemon. */
 		http_worker_do(w, http_worker_quiesce);
 		http_worker_do(w, http_worker_detach);
 		http_worker_do(w, http_worker_stop);
@@ -1007,42 +1022,99 @@ static void http_worker_free(struct http_worker *w)
 
 /* ---- start and stop ---------------------------------------------------- */
 
-/* Binds and listens ourselves, for exact errors and the real port. */
-static int http_listen(const struct http_server_config *cfg, bool *v6, unsigned *port,
-		       char *why, size_t why_len)
+/* The address to listen on, with the configured port. */
+static bool http_listen_address(const struct http_server_config *cfg,
+				struct sockaddr_storage *ss, socklen_t *len, bool *v6,
+				char *why, size_t why_len)
 {
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len;
-	int fd, one = 1;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
 
+	memset(ss, 0, sizeof(*ss));
 	*v6 = false;
 	if (inet_pton(AF_INET, cfg->address, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
 		in4->sin_port = htons((uint16_t)cfg->port);
-		len = sizeof(*in4);
+		*len = sizeof(*in4);
 	} else if (inet_pton(AF_INET6, cfg->address, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)cfg->port);
-		len = sizeof(*in6);
+		*len = sizeof(*in6);
 		*v6 = true;
 	} else {
 		snprintf(why, why_len, "listen.address \"%s\" is not an IP address", cfg->address);
-		return -1;
+		return false;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return true;
+}
+
+/* Binds and listens ourselves, for exact errors and the real port, which
+ * is written back into ss. SO_REUSEPORT comes after bind (see DESIGN), and
+ * a kernel that refuses it only costs the spread. */
+static int http_listen(const struct http_server_config *cfg, struct sockaddr_storage *ss,
+		       socklen_t *len, bool *v6, char *why, size_t why_len)
+{
+	int fd, one = 1;
+
+	if (!http_listen_address(cfg, ss, len, v6, why, why_len))
+		return -1;
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024) ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len)) {
-		snprintf(why, why_len, "cannot listen on %s%s%s:%u: %s", *v6 ? "[" : "",
-			 cfg->address, *v6 ? "]" : "", cfg->port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	    bind(fd, (struct sockaddr *)ss, *len))
+		goto fail;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (listen(fd, 1024) || getsockname(fd, (struct sockaddr *)ss, len))
+		goto fail;
+	return fd;
+fail:
+	snprintf(why, why_len, "cannot listen on %s%s%s:%u: %s", *v6 ? "[" : "", cfg->address,
+		 *v6 ? "]" : "", cfg->port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* One more socket in the first one's SO_REUSEPORT group, or -1. */
+static int http_listen_beside(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd, one = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 1024)) {
+		log_debug("no SO_REUSEPORT group (%s): the workers share one socket",
+			  strerror(errno));
+		close(fd);
 		return -1;
 	}
-	*port = ntohs(*v6 ? in6->sin6_port : in4->sin_port);
 	return fd;
+}
+
+/* Each further worker gets its own socket beside the first; if one cannot,
+ * all share the first (a group with a hole would spread unevenly). */
+static void http_listen_spread(struct http_server *srv, unsigned threads,
+			       const struct sockaddr_storage *ss, socklen_t len)
+{
+	while (srv->n_listen_fds < threads) {
+		int fd = http_listen_beside(ss, len);
+
+		if (fd < 0) {
+			while (srv->n_listen_fds > 1)
+				close(srv->listen_fds[--srv->n_listen_fds]);
+			return;
+		}
+		srv->listen_fds[srv->n_listen_fds++] = fd;
+	}
+}
+
+/* Closes every listening socket, once every daemon is quiesced. */
+static void http_listen_close(struct http_server *srv)
+{
+	while (srv->n_listen_fds > 0)
+		close(srv->listen_fds[--srv->n_listen_fds]);
 }
 
 /* The wildcard addresses are probed on the loopback of their family. */
@@ -1064,13 +1136,14 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	unsigned threads = cfg->threads;
 	unsigned flags, per_worker;
+	struct sockaddr_storage ss;
+	socklen_t len;
 	bool v6;
 
 	if (!srv) {
 		snprintf(why, why_len, "out of memory");
 		return NULL;
 	}
-	srv->listen_fd = -1;
 	pthread_rwlock_init(&srv->tokens_lock, NULL);
 	srv->routes = cfg->routes;
 	while (cfg->routes[srv->n_routes].pattern)
@@ -1090,19 +1163,24 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 		snprintf(why, why_len, "out of memory");
 		goto fail;
 	}
-	srv->listen_fd = http_listen(cfg, &v6, &srv->port, why, why_len);
-	if (srv->listen_fd < 0)
-		goto fail;
-	http_probe_url(srv, cfg->address, v6);
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 ? (unsigned)n : 1;
 	}
 	srv->workers = calloc(threads, sizeof(*srv->workers));
-	if (!srv->workers) {
+	srv->listen_fds = calloc(threads, sizeof(*srv->listen_fds));
+	if (!srv->workers || !srv->listen_fds) {
 		snprintf(why, why_len, "out of memory");
 		goto fail;
 	}
+	srv->listen_fds[0] = http_listen(cfg, &ss, &len, &v6, why, why_len);
+	if (srv->listen_fds[0] < 0)
+		goto fail;
+	srv->n_listen_fds = 1;
+	srv->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			     : ((struct sockaddr_in *)&ss)->sin_port);
+	http_probe_url(srv, cfg->address, v6);
+	http_listen_spread(srv, threads, &ss, len);
 	/* External epoll: MHD runs no thread; the worker turns it, and every
 	 * call into MHD but MHD_resume_connection happens on that worker (an
 	 * answer from elsewhere wakes it with evloop_wake), so MHD needs no
@@ -1187,10 +1265,7 @@ void http_server_drain(struct http_server *srv, long grace_ms)
 		return;
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		http_worker_do(&srv->workers[i], http_worker_quiesce);
-	if (srv->listen_fd >= 0) {
-		close(srv->listen_fd);
-		srv->listen_fd = -1;
-	}
+	http_listen_close(srv);
 	for (long waited = 0; waited < grace_ms && atomic_load(&srv->busy) > 0; waited += 10)
 		nanosleep(&nap, NULL);
 }
@@ -1212,9 +1287,9 @@ void http_server_free(struct http_server *srv)
 	http_server_release_peers(srv);
 	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
 		http_worker_free(&srv->workers[i]);
+	http_listen_close(srv);
+	free(srv->listen_fds);
 	free(srv->workers);
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
 	pthread_rwlock_destroy(&srv->tokens_lock);
 	free(srv->token_digests);
 	free(srv->route_metrics);
@@ -1224,6 +1299,10 @@ void http_server_free(struct http_server *srv)
 void http_server_write_metrics(struct http_server *srv, struct buf *b)
 {
 	char labels[96];
+	uint64_t connections = 0;
+
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		connections += atomic_load(&srv->workers[i].connections);
 
 	metrics_family(b, "sessiond_http_requests_total", "counter",
 		       "HTTP requests answered, by route and status code.");
@@ -1249,5 +1328,12 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
 		       "HTTP requests received and not yet answered.");
 	metrics_sample(b, "sessiond_http_requests_in_flight", NULL, atomic_load(&srv->in_flight));
 	metrics_family(b, "sessiond_http_connections", "gauge", "Open client connections.");
-	metrics_sample(b, "sessiond_http_connections", NULL, atomic_load(&srv->connections));
+	metrics_sample(b, "sessiond_http_connections", NULL, connections);
+	metrics_family(b, "sessiond_http_worker_connections", "gauge",
+		       "Open client connections, by the worker thread that holds them.");
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		snprintf(labels, sizeof(labels), "worker=\"%u\"", i);
+		metrics_sample(b, "sessiond_http_worker_connections", labels,
+			       atomic_load(&srv->workers[i].connections));
+	}
 }

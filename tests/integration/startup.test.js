@@ -116,6 +116,19 @@ describe('start-up errors exit 1 with one clear line', () => {
       await new Promise((resolve) => blocker.close(resolve))
     }
   })
+
+  // Its workers share the port in an SO_REUSEPORT group: a second daemon
+  // must still be refused it, not join the group and take half the traffic.
+  it('port held by another sessiond', T, async () => {
+    const first = await startDaemon({ listen: { threads: 2 } })
+    try {
+      const r = await runDaemon([], settingsText({ listen: { address: '127.0.0.1', port: first.port } }))
+      assertStartupError(r, new RegExp(`[:\\s]${first.port}\\b.*|in use`, 'i'))
+      assert.equal((await fetch(`${first.url}/healthz`)).status, 200)
+    } finally {
+      await first.stop()
+    }
+  })
 })
 
 describe('-t / --test-config', () => {
