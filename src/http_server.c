@@ -25,11 +25,18 @@
  * kernel spreads new connections evenly by their addresses. On one shared
  * socket, whichever worker woke first took every connection of a burst (16
  * keep-alive connections of a benchmark all on one worker, the other idle).
- * The first socket binds without SO_REUSEPORT and sets it only before
- * listen: a port that anything else holds, another sessiond included, still
+ * The first socket binds and listens without SO_REUSEPORT and sets it only
+ * then: a port that anything else holds, another sessiond included, still
  * fails at start, and only a socket of the same user that asks to share can
  * join. Where the kernel will not form the group, the workers share the
- * first socket, as they did before. */
+ * first socket, as they did before.
+ *
+ * The kernel picks a worker by address, not by load, so limits.max_connections
+ * is one total that every daemon checks in its accept policy: with a share
+ * per daemon, a worker at its share would leave the connections hashed to
+ * it waiting in its queue while another had room. Past the total a new
+ * connection is closed at once (two workers accepting together may pass it
+ * by one each). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -165,6 +172,8 @@ struct http_server {
 	unsigned char (*token_digests)[SHA256_DIGEST_LENGTH];
 	size_t n_tokens;
 	_Atomic uint64_t requests, in_flight;
+	_Atomic uint64_t connections, refused; /* open client connections, turned away */
+	unsigned max_connections;
 	/* Requests whose handler ran and that are not answered yet: what a
 	 * graceful stop waits for. A client still sending its headers or body
 	 * is not waited for. */
@@ -802,10 +811,26 @@ static void http_on_connection(void *cls, struct MHD_Connection *conn, void **so
 
 	(void)conn;
 	(void)socket_context;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		atomic_fetch_add(&w->connections, 1);
-	else
+		atomic_fetch_add(&w->srv->connections, 1);
+	} else {
 		atomic_fetch_sub(&w->connections, 1);
+		atomic_fetch_sub(&w->srv->connections, 1);
+	}
+}
+
+/* MHD's accept policy: limits.max_connections over all workers (DESIGN). */
+static enum MHD_Result http_on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct http_server *srv = cls;
+
+	(void)addr;
+	(void)len;
+	if (atomic_load(&srv->connections) < srv->max_connections)
+		return MHD_YES;
+	atomic_fetch_add(&srv->refused, 1);
+	return MHD_NO;
 }
 
 /* The attribute tells clang that fmt is a format (its -Wformat-nonliteral
@@ -956,9 +981,16 @@ static void http_worker_stop(struct http_worker *w)
 	w->running = false;
 }
 
+/* The worker's own listening socket, or the first, which all share. */
+static int http_worker_listen_fd(const struct http_worker *w)
+{
+	const struct http_server *srv = w->srv;
+
+	return srv->listen_fds[w->index < srv->n_listen_fds ? w->index : 0];
+}
+
 static bool http_worker_start(struct http_server *srv, struct http_worker *w,
-			      const struct http_server_config *cfg, unsigned flags,
-			      unsigned max_connections)
+			      const struct http_server_config *cfg, unsigned flags)
 {
 	const union MHD_DaemonInfo *info;
 
@@ -969,10 +1001,10 @@ static bool http_worker_start(struct http_server *srv, struct http_worker *w,
 	if (!w->ev)
 		return false;
 	w->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, http_on_request, srv,
+		flags, 0, http_on_accept, srv, http_on_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, srv,
-		MHD_OPTION_LISTEN_SOCKET, srv->listen_fds[w->index < srv->n_listen_fds ? w->index : 0],
-		MHD_OPTION_CONNECTION_LIMIT, max_connections,
+		MHD_OPTION_LISTEN_SOCKET, http_worker_listen_fd(w),
+		MHD_OPTION_CONNECTION_LIMIT, srv->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, srv,
@@ -1049,8 +1081,10 @@ static bool http_listen_address(const struct http_server_config *cfg,
 }
 
 /* Binds and listens ourselves, for exact errors and the real port, which
- * is written back into ss. SO_REUSEPORT comes after bind (see DESIGN), and
- * a kernel that refuses it only costs the spread. */
+ * is written back into ss. SO_REUSEPORT comes only once the socket listens
+ * (DESIGN, Listening): before that, a second daemon's bind could slip in
+ * beside ours and then join the group. A kernel that refuses it only costs
+ * the spread. */
 static int http_listen(const struct http_server_config *cfg, struct sockaddr_storage *ss,
 		       socklen_t *len, bool *v6, char *why, size_t why_len)
 {
@@ -1062,9 +1096,9 @@ static int http_listen(const struct http_server_config *cfg, struct sockaddr_sto
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, (struct sockaddr *)ss, *len))
 		goto fail;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (listen(fd, 1024) || getsockname(fd, (struct sockaddr *)ss, len))
 		goto fail;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	return fd;
 fail:
 	snprintf(why, why_len, "cannot listen on %s%s%s:%u: %s", *v6 ? "[" : "", cfg->address,
@@ -1080,17 +1114,18 @@ static int http_listen_beside(const struct sockaddr_storage *ss, socklen_t len)
 	int fd, one = 1;
 
 	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
-	    bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 1024)) {
-		log_debug("no SO_REUSEPORT group (%s): the workers share one socket",
-			  strerror(errno));
-		close(fd);
-		return -1;
-	}
+	    bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 1024))
+		goto fail;
 	return fd;
+fail:
+	log_warn("no SO_REUSEPORT group on the port (%s): the workers share one socket, "
+		 "and one may take more connections than the others",
+		 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }
 
 /* Each further worker gets its own socket beside the first; if one cannot,
@@ -1135,7 +1170,7 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	unsigned threads = cfg->threads;
-	unsigned flags, per_worker;
+	unsigned flags;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	bool v6;
@@ -1187,12 +1222,11 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 	 * inter-thread channel of its own. */
 	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 		(v6 ? MHD_USE_IPv6 : 0);
-	/* limits.max_connections is a total: each daemon gets its share. */
-	per_worker = (cfg->max_connections + threads - 1) / threads;
+	srv->max_connections = cfg->max_connections;
 	for (unsigned i = 0; i < threads; i++) {
 		srv->workers[i].index = i;
 		srv->n_workers++;
-		if (!http_worker_start(srv, &srv->workers[i], cfg, flags, per_worker)) {
+		if (!http_worker_start(srv, &srv->workers[i], cfg, flags)) {
 			snprintf(why, why_len, "cannot start the HTTP server on %s:%u", cfg->address,
 				 srv->port);
 			goto fail;
@@ -1301,9 +1335,6 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
 	char labels[96];
 	uint64_t connections = 0;
 
-	for (unsigned i = 0; i < srv->n_workers; i++)
-		connections += atomic_load(&srv->workers[i].connections);
-
 	metrics_family(b, "sessiond_http_requests_total", "counter",
 		       "HTTP requests answered, by route and status code.");
 	for (size_t i = 0; i <= srv->n_routes; i++) {
@@ -1327,13 +1358,21 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
 	metrics_family(b, "sessiond_http_requests_in_flight", "gauge",
 		       "HTTP requests received and not yet answered.");
 	metrics_sample(b, "sessiond_http_requests_in_flight", NULL, atomic_load(&srv->in_flight));
-	metrics_family(b, "sessiond_http_connections", "gauge", "Open client connections.");
-	metrics_sample(b, "sessiond_http_connections", NULL, connections);
+	/* The total is the sum of the samples, read once each, so the two
+	 * families agree within one scrape. */
 	metrics_family(b, "sessiond_http_worker_connections", "gauge",
 		       "Open client connections, by the worker thread that holds them.");
 	for (unsigned i = 0; i < srv->n_workers; i++) {
+		uint64_t n = atomic_load(&srv->workers[i].connections);
+
+		connections += n;
 		snprintf(labels, sizeof(labels), "worker=\"%u\"", i);
-		metrics_sample(b, "sessiond_http_worker_connections", labels,
-			       atomic_load(&srv->workers[i].connections));
+		metrics_sample(b, "sessiond_http_worker_connections", labels, n);
 	}
+	metrics_family(b, "sessiond_http_connections", "gauge", "Open client connections.");
+	metrics_sample(b, "sessiond_http_connections", NULL, connections);
+	metrics_family(b, "sessiond_http_connections_refused_total", "counter",
+		       "Connections closed on accept: limits.max_connections were open.");
+	metrics_sample(b, "sessiond_http_connections_refused_total", NULL,
+		       atomic_load(&srv->refused));
 }
