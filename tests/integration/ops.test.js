@@ -96,6 +96,15 @@ function listeningSockets(pid, port) {
   }).length
 }
 
+// A raw connection to port, kept in sockets for the caller to destroy.
+async function connectRaw(port, sockets) {
+  const s = net.connect(port, '127.0.0.1')
+  s.on('error', () => {})
+  sockets.push(s)
+  await new Promise((resolve) => s.once('connect', resolve))
+  return s
+}
+
 describe('metrics', () => {
   it('exposes the families operators alert on', { timeout: 30000 }, async () => {
     const d = await startDaemon({ reaper: { enabled: true, interval: 600 } })
@@ -134,11 +143,7 @@ describe('metrics', () => {
     const d = await startDaemon({ listen: { threads: 2 } })
     const sockets = []
     try {
-      for (let i = 0; i < 32; i++) {
-        const s = net.connect(d.port, '127.0.0.1')
-        s.on('error', () => {})
-        sockets.push(s)
-      }
+      await Promise.all(Array.from({ length: 32 }, () => connectRaw(d.port, sockets)))
       // Every connection answered once, so its worker has accepted it.
       await Promise.all(sockets.map((s) => new Promise((resolve, reject) => {
         s.once('data', (chunk) => (/^HTTP\/1\.1 200 /.test(chunk.toString()) ? resolve() : reject(new Error(chunk.toString()))))
@@ -162,13 +167,7 @@ describe('metrics', () => {
   it('limits.max_connections is one total: past it a connection is closed at once', { timeout: 30000 }, async () => {
     const d = await startDaemon({ listen: { threads: 2 }, limits: { max_connections: 4 } })
     const sockets = []
-    const open = async () => {
-      const s = net.connect(d.port, '127.0.0.1')
-      s.on('error', () => {})
-      sockets.push(s)
-      await new Promise((resolve) => s.once('connect', resolve))
-      return s
-    }
+    const open = () => connectRaw(d.port, sockets)
     const answer = (s) => new Promise((resolve) => {
       let text = ''
       s.on('data', (c) => {
@@ -223,14 +222,11 @@ describe('graceful stop', () => {
     const sockets = []
     try {
       for (let i = 0; i < 500; i++) {
-        const s = net.connect(d.port, '127.0.0.1')
-        s.on('error', () => {})
-        await new Promise((resolve) => s.once('connect', resolve))
+        const s = await connectRaw(d.port, sockets)
         // Half stall in their headers, half in a body they announced.
         s.write(i % 2
           ? 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: '
           : 'PUT /v1/sessions/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"da')
-        sockets.push(s)
       }
       // The daemon still serves others meanwhile.
       assert.equal((await fetch(`${d.url}/healthz`)).status, 200)
