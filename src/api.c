@@ -136,6 +136,7 @@ static void api_op_free(struct api_op *op)
 static struct api_op *api_op_new(struct api *api, struct http_request *req, enum api_step step)
 {
 	struct api_op *op = calloc(1, sizeof(*op));
+	const char *id = http_request_id(req);
 	struct buf key;
 
 	if (!op)
@@ -147,13 +148,15 @@ static struct api_op *api_op_new(struct api *api, struct http_request *req, enum
 	op->deadline_ms = now_mono_ms() + api->conf->limits.request_timeout_ms;
 	buf_init(&key, 0);
 	if (buf_append_str(&key, api->conf->dynamodb.prefix) != ERROR_OK ||
-	    buf_append_str(&key, http_request_id(req)) != ERROR_OK) {
+	    buf_append_str(&key, id) != ERROR_OK) {
 		buf_free(&key);
 		free(op);
 		return NULL;
 	}
 	op->key = buf_steal(&key);
-	snprintf(op->sess.id, sizeof(op->sess.id), "%s", http_request_id(req));
+	/* Routing checked the id (session_id_valid), so it fits; the copy
+	 * stays bounded all the same, and calloc wrote the terminator. */
+	memcpy(op->sess.id, id, strnlen(id, sizeof(op->sess.id) - 1));
 	op->kr = keyring_holder_get(api->keys);
 	return op;
 }
@@ -221,7 +224,8 @@ void api_respond_json(struct http_request *req, unsigned status, json_t *doc)
 /* Answers with the session resource, its ETag and, on create, Location. */
 static void api_respond_session(struct api_op *op, unsigned status)
 {
-	char etag[32], location[SESSION_ID_MAX + 32];
+	static const char base[] = "/v1/sessions/";
+	char etag[SESSION_ETAG_SIZE], location[sizeof(base) + SESSION_ID_MAX];
 	char *text = session_to_json(&op->sess);
 
 	if (!text) {
@@ -231,7 +235,10 @@ static void api_respond_session(struct api_op *op, unsigned status)
 	session_etag(op->sess.version, etag, sizeof(etag));
 	http_add_header(op->req, "ETag", etag);
 	if (status == 201) {
-		snprintf(location, sizeof(location), "/v1/sessions/%s", op->sess.id);
+		/* No printf on the answer path; sess.id holds at most
+		 * SESSION_ID_MAX characters and its terminator. */
+		memcpy(location, base, sizeof(base) - 1);
+		memcpy(location + sizeof(base) - 1, op->sess.id, strlen(op->sess.id) + 1);
 		http_add_header(op->req, "Location", location);
 	}
 	http_respond(op->req, status, API_JSON, text, strlen(text));
@@ -367,7 +374,11 @@ static void api_send_put(struct api_op *op, const char *condition)
 
 	buf_init(&cond, 0);
 	if (required)
-		buf_printf(&cond, "(%s) OR NOT begins_with(#s, :enc)", condition);
+	{
+		buf_append_char(&cond, '(');
+		buf_append_str(&cond, condition);
+		buf_append_str(&cond, ") OR NOT begins_with(#s, :enc)");
+	}
 	else
 		buf_append_str(&cond, condition);
 	if (buf_error(&cond) != ERROR_OK || !cond.data) {
@@ -490,7 +501,9 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 	if (required)
 		buf_append_str(&condition, " AND begins_with(#s, :enc)");
 	if (ok && extra_condition) {
-		buf_printf(&condition, " AND (%s)", extra_condition);
+		buf_append_str(&condition, " AND (");
+		buf_append_str(&condition, extra_condition);
+		buf_append_char(&condition, ')');
 		if (strstr(extra_condition, ":old"))
 			ok = ddb_item_add_n_i64(&values, ":old", op->old_version) == ERROR_OK;
 	}

@@ -174,6 +174,32 @@ enum error_code buf_printf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
+size_t buf_i64_text(int64_t v, char out[BUF_I64_SIZE])
+{
+	char digits[BUF_I64_SIZE], *p = digits + sizeof(digits);
+	/* Unsigned, so INT64_MIN's magnitude does not overflow. */
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	n = (size_t)(digits + sizeof(digits) - p);
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return n;
+}
+
+enum error_code buf_append_i64(struct buf *b, int64_t v)
+{
+	char text[BUF_I64_SIZE];
+
+	return buf_append(b, text, buf_i64_text(v, text));
+}
+
 enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len)
 {
 	enum error_code rc;

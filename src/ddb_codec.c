@@ -523,9 +523,9 @@ enum error_code ddb_item_add_n(struct ddb_item *item, const char *name, const ch
 
 enum error_code ddb_item_add_n_i64(struct ddb_item *item, const char *name, int64_t v)
 {
-	char text[24];
+	char text[BUF_I64_SIZE];
 
-	snprintf(text, sizeof(text), "%" PRId64, v);
+	buf_i64_text(v, text); /* no printf: every write adds two */
 	return ddb_item_add_n(item, name, text);
 }
 
@@ -916,7 +916,7 @@ static void ddb_codec_put_str(struct buf *b, bool *first, const char *key, const
 static void ddb_codec_put_int(struct buf *b, bool *first, const char *key, long v)
 {
 	ddb_codec_put_key(b, first, key);
-	buf_printf(b, "%ld", v);
+	buf_append_i64(b, v);
 }
 
 /* The AttributeValue of a. ERROR_INVALID for a value that is not what its

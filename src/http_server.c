@@ -641,10 +641,14 @@ static bool http_first_look(struct http_request *req, const char *method,
 
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, http_count_header, &head);
 	rid = http_check_head_rid(&head);
-	if (rid)
-		snprintf(req->rid, sizeof(req->rid), "%s", rid);
-	else
+	if (rid) { /* checked: at most HTTP_RID_MAX characters; no printf here */
+		size_t n = strnlen(rid, sizeof(req->rid) - 1);
+
+		memcpy(req->rid, rid, n);
+		req->rid[n] = '\0';
+	} else {
 		http_rid_new(req->rid);
+	}
 	req->method = http_method_parse(method);
 	v = http_check_head_judge(&head);
 	if (v.status) {

@@ -830,21 +830,6 @@ bool session_expired(const struct session *s, int64_t now)
 	return s->expires <= now;
 }
 
-/* Appends v in decimal: no printf on the answer path. */
-static enum error_code session_append_i64(struct buf *b, int64_t v)
-{
-	char digits[24], *p = digits + sizeof(digits);
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	return buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
-}
-
 char *session_to_json(const struct session *s)
 {
 	char *dumped = NULL;
@@ -872,9 +857,9 @@ char *session_to_json(const struct session *s)
 	buf_append_str(&b, "\",\"data\":");
 	buf_append(&b, data, data_len);
 	buf_append_str(&b, ",\"expires\":");
-	session_append_i64(&b, s->expires);
+	buf_append_i64(&b, s->expires);
 	buf_append_str(&b, ",\"version\":");
-	session_append_i64(&b, s->version);
+	buf_append_i64(&b, s->version);
 	if (s->user) {
 		/* An owner may hold any character but controls: jansson
 		 * escapes it. */
@@ -898,9 +883,19 @@ char *session_to_json(const struct session *s)
 
 void session_etag(int64_t version, char *out, size_t n)
 {
+	char tag[BUF_I64_SIZE + 2];
+	size_t len;
+
 	if (!out || n == 0)
 		return;
-	snprintf(out, n, "\"%" PRId64 "\"", version);
+	/* Every answer carries one: no printf (buf_i64_text). */
+	tag[0] = '"';
+	len = buf_i64_text(version, tag + 1) + 1;
+	tag[len++] = '"';
+	if (len > n - 1)
+		len = n - 1; /* cut, as snprintf would */
+	memcpy(out, tag, len);
+	out[len] = '\0';
 }
 
 /* Reads the digits of an ETag we issued: "0" or digits without a leading

@@ -1,6 +1,8 @@
 /* test_buf.c: unit tests for src/buf.c, the capped growable buffer. */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,6 +75,41 @@ START_TEST(printf_hex_and_steal)
 	ck_assert_str_eq(s, "");
 	ck_assert_ptr_null(b.data);
 	free(s);
+}
+END_TEST
+
+/* Decimal without printf, checked against printf: the ends of the range,
+ * each power of ten and its neighbours, and a spread of others. */
+START_TEST(i64_text_matches_printf)
+{
+	int64_t values[200];
+	size_t n = 0;
+	char want[32], got[BUF_I64_SIZE];
+	struct buf b;
+
+	values[n++] = 0;
+	values[n++] = INT64_MIN;
+	values[n++] = INT64_MAX;
+	for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) {
+		values[n++] = p;
+		values[n++] = p - 1;
+		values[n++] = -p;
+		values[n++] = -(p + 1);
+	}
+	for (uint64_t x = 0x9e3779b97f4a7c15u; n < sizeof(values) / sizeof(values[0]);
+	     x = x * 6364136223846793005u + 1442695040888963407u)
+		values[n++] = (int64_t)x;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf(want, sizeof(want), "%" PRId64, values[i]);
+
+		ck_assert_uint_eq(buf_i64_text(values[i], got), (size_t)len);
+		ck_assert_str_eq(got, want);
+		buf_reset(&b);
+		ck_assert_int_eq(buf_append_i64(&b, values[i]), ERROR_OK);
+		ck_assert_str_eq(b.data, want);
+	}
+	buf_free(&b);
 }
 END_TEST
 
@@ -199,6 +236,7 @@ int main(void)
 	tcase_add_test(tc, cap_refuses_and_leaves_buffer_unchanged);
 	tcase_add_test(tc, error_sticks_until_reset);
 	tcase_add_test(tc, printf_hex_and_steal);
+	tcase_add_test(tc, i64_text_matches_printf);
 	tcase_add_test(tc, secret_buffer_never_moves);
 	tcase_add_test(tc, read_fd_reads_to_the_end_within_max);
 	tcase_add_test(tc, read_fd_refuses_more_than_max_or_cap);

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sessiond/error.h"
 
@@ -59,6 +60,17 @@ enum error_code buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 enum error_code buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/* Room for buf_i64_text's output: a sign, 19 digits and the NUL. */
+#define BUF_I64_SIZE 21
+
+/* Writes v in decimal into out, NUL-terminated, and returns its length.
+ * No printf: versions, expiry times and ETags are written on every
+ * request's path. */
+size_t buf_i64_text(int64_t v, char out[BUF_I64_SIZE]);
+
+/* Appends v in decimal. */
+enum error_code buf_append_i64(struct buf *b, int64_t v);
 
 /* Appends the lower-case hex of len bytes. */
 enum error_code buf_append_hex(struct buf *b, const unsigned char *data, size_t len);
