@@ -133,11 +133,30 @@ static void api_op_free(struct api_op *op)
 	free(op);
 }
 
+char *api_key_new(const struct conf *c, const char *id)
+{
+	struct buf key;
+
+	buf_init(&key, 0);
+	buf_append_str(&key, c->dynamodb.prefix);
+	buf_append_str(&key, id);
+	return buf_steal(&key); /* NULL if an append failed */
+}
+
+void api_location(char out[API_LOCATION_SIZE], const char *id)
+{
+	static const char base[] = "/v1/sessions/";
+	size_t n = strnlen(id, SESSION_ID_MAX);
+
+	memcpy(out, base, sizeof(base) - 1);
+	memcpy(out + sizeof(base) - 1, id, n);
+	out[sizeof(base) - 1 + n] = '\0';
+}
+
 static struct api_op *api_op_new(struct api *api, struct http_request *req, enum api_step step)
 {
 	struct api_op *op = calloc(1, sizeof(*op));
 	const char *id = http_request_id(req);
-	struct buf key;
 
 	if (!op)
 		return NULL;
@@ -146,14 +165,11 @@ static struct api_op *api_op_new(struct api *api, struct http_request *req, enum
 	op->step = step;
 	op->now = now_wall_s();
 	op->deadline_ms = now_mono_ms() + api->conf->limits.request_timeout_ms;
-	buf_init(&key, 0);
-	if (buf_append_str(&key, api->conf->dynamodb.prefix) != ERROR_OK ||
-	    buf_append_str(&key, id) != ERROR_OK) {
-		buf_free(&key);
+	op->key = api_key_new(api->conf, id);
+	if (!op->key) {
 		free(op);
 		return NULL;
 	}
-	op->key = buf_steal(&key);
 	/* Routing checked the id (session_id_valid), so it fits; the copy
 	 * stays bounded all the same, and calloc wrote the terminator. */
 	memcpy(op->sess.id, id, strnlen(id, sizeof(op->sess.id) - 1));
@@ -224,8 +240,7 @@ void api_respond_json(struct http_request *req, unsigned status, json_t *doc)
 /* Answers with the session resource, its ETag and, on create, Location. */
 static void api_respond_session(struct api_op *op, unsigned status)
 {
-	static const char base[] = "/v1/sessions/";
-	char etag[SESSION_ETAG_SIZE], location[sizeof(base) + SESSION_ID_MAX];
+	char etag[SESSION_ETAG_SIZE], location[API_LOCATION_SIZE];
 	char *text = session_to_json(&op->sess);
 
 	if (!text) {
@@ -235,10 +250,7 @@ static void api_respond_session(struct api_op *op, unsigned status)
 	session_etag(op->sess.version, etag, sizeof(etag));
 	http_add_header(op->req, "ETag", etag);
 	if (status == 201) {
-		/* No printf on the answer path; sess.id holds at most
-		 * SESSION_ID_MAX characters and its terminator. */
-		memcpy(location, base, sizeof(base) - 1);
-		memcpy(location + sizeof(base) - 1, op->sess.id, strlen(op->sess.id) + 1);
+		api_location(location, op->sess.id);
 		http_add_header(op->req, "Location", location);
 	}
 	http_respond(op->req, status, API_JSON, text, strlen(text));
@@ -1092,9 +1104,8 @@ static void api_create(void *ctx, struct http_request *req)
 		return;
 	}
 	free(op->key);
-	op->key = NULL;
-	if (asprintf(&op->key, "%s%s", op->api->conf->dynamodb.prefix, op->sess.id) < 0) {
-		op->key = NULL;
+	op->key = api_key_new(op->api->conf, op->sess.id);
+	if (!op->key) {
 		api_finish(op, 500, "out of memory");
 		return;
 	}

@@ -27,6 +27,15 @@ enum error_code api_session_to_item(const struct api *api, const struct session 
 enum error_code api_session_from_item(const struct api *api, const struct ddb_item *item,
 				      struct session *s);
 
+/* The item key of session id: dynamodb.prefix + id, as new heap text (the
+ * caller frees it), or NULL when out of memory. No printf: every request
+ * builds one. */
+char *api_key_new(const struct conf *c, const char *id);
+
+/* "/v1/sessions/<id>", the Location of a new session, into out. */
+#define API_LOCATION_SIZE (sizeof("/v1/sessions/") + SESSION_ID_MAX)
+void api_location(char out[API_LOCATION_SIZE], const char *id);
+
 /* Answers with doc (consumed; NULL answers 500) as compact JSON. */
 void api_respond_json(struct http_request *req, unsigned status, json_t *doc);
 

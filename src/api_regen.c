@@ -111,12 +111,14 @@ static void regen_fail(struct regen_op *op, const struct ddb_result *res)
 static enum error_code regen_key(const struct regen_op *op, const char *id, struct ddb_item *key)
 {
 	const struct conf *c = api_conf(op->api);
-	char buf[SESSION_ID_MAX + 512];
-	int n = snprintf(buf, sizeof(buf), "%s%s", c->dynamodb.prefix, id);
+	char *text = api_key_new(c, id);
+	enum error_code rc;
 
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return ERROR_TOO_LARGE;
-	return ddb_item_add_s(key, c->dynamodb.hash_key, buf, (size_t)n);
+	if (!text)
+		return ERROR_NOMEM;
+	rc = ddb_item_add_s(key, c->dynamodb.hash_key, text, strlen(text));
+	free(text);
+	return rc;
 }
 
 /* Submits r for op (deadline_ms 0: the op's own); on failure answers. */
@@ -340,7 +342,7 @@ static void regen_retry(struct regen_op *op)
 
 static void regen_answer(struct regen_op *op)
 {
-	char etag[SESSION_ETAG_SIZE], location[SESSION_ID_MAX + 32];
+	char etag[SESSION_ETAG_SIZE], location[API_LOCATION_SIZE];
 	char *text = session_to_json(&op->sess);
 
 	if (!text) {
@@ -350,7 +352,7 @@ static void regen_answer(struct regen_op *op)
 	atomic_fetch_add(&regen_done, 1);
 	session_etag(op->sess.version, etag, sizeof(etag));
 	http_add_header(op->req, "ETag", etag);
-	snprintf(location, sizeof(location), "/v1/sessions/%s", op->sess.id);
+	api_location(location, op->sess.id);
 	http_add_header(op->req, "Location", location);
 	http_respond(op->req, 201, "application/json; charset=utf-8", text, strlen(text));
 	regen_op_free(op);

@@ -480,9 +480,8 @@ void api_users_revoke(void *ctx, struct http_request *req)
 		break;
 	case 1:
 		if (session_id_valid(except, strlen(except)) &&
-		    asprintf(&op->except_key, "%s%s", c->dynamodb.prefix, except) >= 0)
+		    (op->except_key = api_key_new(c, except)))
 			break;
-		op->except_key = NULL;
 		/* fall through */
 	default:
 		users_finish(op, 400, "except must be a session id");

@@ -90,11 +90,13 @@ START_TEST(i64_text_matches_printf)
 	values[n++] = 0;
 	values[n++] = INT64_MIN;
 	values[n++] = INT64_MAX;
-	for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) {
+	for (int64_t p = 1;; p *= 10) { /* 1 .. 10^18, the last power that fits */
 		values[n++] = p;
 		values[n++] = p - 1;
 		values[n++] = -p;
 		values[n++] = -(p + 1);
+		if (p > INT64_MAX / 10)
+			break;
 	}
 	for (uint64_t x = 0x9e3779b97f4a7c15u; n < sizeof(values) / sizeof(values[0]);
 	     x = x * 6364136223846793005u + 1442695040888963407u)
@@ -109,6 +111,16 @@ START_TEST(i64_text_matches_printf)
 		ck_assert_int_eq(buf_append_i64(&b, values[i]), ERROR_OK);
 		ck_assert_str_eq(b.data, want);
 	}
+	/* After what the buffer holds; nothing once it has failed. */
+	buf_reset(&b);
+	buf_append_str(&b, "v=");
+	ck_assert_int_eq(buf_append_i64(&b, -42), ERROR_OK);
+	ck_assert_str_eq(b.data, "v=-42");
+	buf_free(&b);
+	buf_init(&b, 4);
+	ck_assert_int_eq(buf_append_i64(&b, 12345), ERROR_TOO_LARGE);
+	ck_assert_int_eq(buf_append_i64(&b, 1), ERROR_TOO_LARGE);
+	ck_assert_uint_eq(b.len, 0);
 	buf_free(&b);
 }
 END_TEST

@@ -912,6 +912,17 @@ START_TEST(etag_text)
 	ck_assert_str_eq(etag, "\"0\"");
 	session_etag(INT64_MAX, etag, sizeof(etag));
 	ck_assert_str_eq(etag, "\"9223372036854775807\"");
+	session_etag(INT64_MIN, etag, sizeof(etag));
+	ck_assert_str_eq(etag, "\"-9223372036854775808\"");
+	/* A short buffer is cut as snprintf cut it: n - 1 bytes and a NUL. */
+	for (size_t n = 1; n <= 7; n++) {
+		char want[8] = { 0 };
+
+		memcpy(want, "\"1234\"", n - 1); /* snprintf's cut */
+		memset(etag, 'x', sizeof(etag));
+		session_etag(1234, etag, n);
+		ck_assert_str_eq(etag, want);
+	}
 }
 END_TEST
 
