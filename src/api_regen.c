@@ -453,7 +453,9 @@ void api_regen_post(void *ctx, struct http_request *req)
 	op->req = req;
 	op->now = now_wall_s();
 	op->deadline_ms = now_mono_ms() + c->limits.request_timeout_ms;
-	snprintf(op->old_id, sizeof(op->old_id), "%s", http_request_id(req));
+	/* Routing checked the id; the copy stays bounded, calloc ended it. */
+	memcpy(op->old_id, http_request_id(req),
+	       strnlen(http_request_id(req), sizeof(op->old_id) - 1));
 	jitter_seed(&op->jitter);
 	op->kr = api_keyring(api);
 	/* The touch body's rules: empty, or {"ttl": N} (or "expires"). */
