@@ -12,7 +12,8 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 
-const { startDaemon } = require('./lib/daemon')
+const { startDaemon, ddbEndpoint, request } = require('./lib/daemon')
+const { startFaultProxy } = require('./lib/faultproxy')
 
 const CANARY = {
   token: 'CanaryToken-7f3a9c',
@@ -250,6 +251,33 @@ describe('graceful stop', () => {
       console.log(`# graceful stop with 500 slow clients: ${ms} ms`)
     } finally {
       for (const s of sockets) s.destroy()
+    }
+  })
+
+  // The stop quiesces every worker's daemon, then closes every listening
+  // socket of the group (one per worker) while answered requests finish.
+  it('closes every listening socket at once, and still answers the request in flight', { timeout: 30000 }, async () => {
+    const proxy = await startFaultProxy(ddbEndpoint())
+    // One attempt may take 5 s, so the delayed GetItem is not retried.
+    const d = await startDaemon({ listen: { threads: 2 }, dynamodb: { endpoint: proxy.url, timeout_ms: 5000 } })
+    try {
+      assert.equal(listeningSockets(d.child.pid, d.port), 2)
+      proxy.set({ kind: 'delay', delayMs: 2500, count: 1, ops: ['GetItem'] })
+      const inFlight = request(d.url, 'GET', '/v1/sessions/held-in-flight')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      d.child.kill('SIGTERM')
+      let open = 2
+      for (let i = 0; i < 20 && open > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        open = listeningSockets(d.child.pid, d.port)
+      }
+      assert.equal(d.exited(), false, 'still waiting for the request in flight')
+      assert.equal(open, 0, 'listening sockets left open during the stop')
+      assert.equal((await inFlight).status, 404)
+      assert.equal(await d.wait(), 0)
+    } finally {
+      await d.stop()
+      await proxy.close()
     }
   })
 })
