@@ -385,14 +385,13 @@ static void api_send_put(struct api_op *op, const char *condition)
 	size_t n = 0;
 
 	buf_init(&cond, 0);
-	if (required)
-	{
+	if (required) {
 		buf_append_char(&cond, '(');
 		buf_append_str(&cond, condition);
 		buf_append_str(&cond, ") OR NOT begins_with(#s, :enc)");
-	}
-	else
+	} else {
 		buf_append_str(&cond, condition);
+	}
 	if (buf_error(&cond) != ERROR_OK || !cond.data) {
 		api_finish(op, 500, "out of memory");
 		goto out;

@@ -442,7 +442,7 @@ void api_regen_post(void *ctx, struct http_request *req)
 	struct session_body b = { 0 };
 	struct session_why why = { { 0 } };
 	enum error_code rc;
-	const char *body;
+	const char *body, *id;
 	size_t len;
 
 	if (!op) {
@@ -454,8 +454,8 @@ void api_regen_post(void *ctx, struct http_request *req)
 	op->now = now_wall_s();
 	op->deadline_ms = now_mono_ms() + c->limits.request_timeout_ms;
 	/* Routing checked the id; the copy stays bounded, calloc ended it. */
-	memcpy(op->old_id, http_request_id(req),
-	       strnlen(http_request_id(req), sizeof(op->old_id) - 1));
+	id = http_request_id(req);
+	memcpy(op->old_id, id, strnlen(id, sizeof(op->old_id) - 1));
 	jitter_seed(&op->jitter);
 	op->kr = api_keyring(api);
 	/* The touch body's rules: empty, or {"ttl": N} (or "expires"). */

@@ -176,7 +176,7 @@ struct http_server {
 	_Atomic uint64_t requests, in_flight;
 	_Atomic uint64_t connections, refused; /* open client connections, turned away */
 	unsigned max_connections;
-	unsigned n_workers_max; /* the workers it starts */
+	unsigned daemon_limit;  /* each daemon's own: max_connections + workers */
 	/* Requests whose handler ran and that are not answered yet: what a
 	 * graceful stop waits for. A client still sending its headers or body
 	 * is not waited for. */
@@ -1011,7 +1011,7 @@ static bool http_worker_start(struct http_server *srv, struct http_worker *w,
 		flags, 0, http_on_accept, srv, http_on_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, srv,
 		MHD_OPTION_LISTEN_SOCKET, http_worker_listen_fd(w),
-		MHD_OPTION_CONNECTION_LIMIT, srv->max_connections + srv->n_workers_max,
+		MHD_OPTION_CONNECTION_LIMIT, srv->daemon_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, srv,
@@ -1230,7 +1230,7 @@ struct http_server *http_server_new(const struct http_server_config *cfg, char *
 	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 		(v6 ? MHD_USE_IPv6 : 0);
 	srv->max_connections = cfg->max_connections;
-	srv->n_workers_max = threads;
+	srv->daemon_limit = cfg->max_connections + threads;
 	for (unsigned i = 0; i < threads; i++) {
 		srv->workers[i].index = i;
 		srv->n_workers++;
