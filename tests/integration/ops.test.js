@@ -264,7 +264,9 @@ describe('graceful stop', () => {
       assert.equal(listeningSockets(d.child.pid, d.port), 2)
       proxy.set({ kind: 'delay', delayMs: 2500, count: 1, ops: ['GetItem'] })
       const inFlight = request(d.url, 'GET', '/v1/sessions/held-in-flight')
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      // SIGTERM once the proxy holds its GetItem: the request is in flight.
+      for (let i = 0; i < 100 && proxy.fired() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.equal(proxy.fired(), 1, 'the GetItem reached the proxy')
       d.child.kill('SIGTERM')
       let open = 2
       for (let i = 0; i < 20 && open > 0; i++) {
