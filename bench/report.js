@@ -331,7 +331,8 @@ for (const w of workloads) {
 p()
 if (workloads.includes('patch')) {
   p('The ceiling\'s PATCH is two calls (GetItem, then the conditional UpdateItem), as sessiond makes them;')
-  p('its ops/s and CPU count the pair as one operation, its latencies are per call.')
+  p('its ops/s and CPU count the pair as one operation; its latencies are per operation at one connection')
+  p('(bench/wrk/ceiling.lua times the pair) and per call above, where wrk cannot pair the calls.')
   p()
 }
 p('The peer\'s writes are connect-dynamodb\'s (unconditional PutItem for PUT/create/PATCH, UpdateItem')

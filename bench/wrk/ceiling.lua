@@ -83,6 +83,22 @@ end
 
 local flip, last = false, 1
 
+-- PATCH's latency per operation (its GetItem, then its UpdateItem), so
+-- that its p50 compares with sessiond's: wrk's own histogram holds one
+-- entry per call. The two calls can be paired only while the thread's
+-- requests never overlap (one connection per thread: each answer comes
+-- before the next request); at the first overlap the pairing stops and
+-- done() keeps wrk's per-call figures.
+local ffi = require("ffi")
+ffi.cdef("typedef struct { long sec; long nsec; } bench_ts; int clock_gettime(int, bench_ts *);")
+local ts = ffi.new("bench_ts")
+local function now_us()
+	ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+	return tonumber(ts.sec) * 1000000 + tonumber(ts.nsec) / 1000
+end
+op_latency, op_paired = {}, true -- per thread, read by done(): µs -> operations
+local outstanding, op_start, calls = 0, nil, 0
+
 function request()
 	if op == "create" then
 		return wrk.format("POST", "/", hcreate, put_prefix .. bench_new_id() .. put_suffix)
@@ -96,9 +112,18 @@ function request()
 		return touch[i]
 	elseif op == "patch" then
 		-- GetItem, then UpdateItem of the same session: two calls an op.
+		-- wrk calls request() once on its first thread to check the
+		-- script before any connection, and never sends that one.
+		calls = calls + 1
+		local verify = calls == 1 and tid == 1
+		if not verify then
+			outstanding = outstanding + 1
+			op_paired = op_paired and outstanding == 1
+		end
 		flip = not flip
 		if flip then
 			last = i
+			op_start = not verify and now_us() or nil
 			return get[i]
 		end
 		return patch_write[last]
@@ -110,4 +135,19 @@ function request()
 		return touch[i]
 	end
 	return put[i]
+end
+
+local count_response = response
+
+function response(status, headers, body)
+	count_response(status, headers, body)
+	if op ~= "patch" then
+		return
+	end
+	outstanding = outstanding - 1
+	if op_paired and not flip and op_start then -- the UpdateItem's answer ends the operation
+		local us = math.floor(now_us() - op_start)
+		op_latency[us] = (op_latency[us] or 0) + 1
+		op_start = nil
+	end
 end
