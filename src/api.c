@@ -256,6 +256,18 @@ static void api_respond_session(struct api_op *op, unsigned status)
 	http_respond(op->req, status, API_JSON, text, strlen(text));
 }
 
+/* A touch's answer: the session's id, expiry and version, not its data. */
+static void api_respond_touch(struct api_op *op, int64_t expires, int64_t version)
+{
+	char *text = session_summary_json(op->sess.id, expires, version);
+
+	if (!text) {
+		http_respond_problem(op->req, 500, "out of memory");
+		return;
+	}
+	http_respond(op->req, 200, API_JSON, text, strlen(text));
+}
+
 static void api_done_session(struct api_op *op, unsigned status)
 {
 	api_respond_session(op, status);
@@ -855,9 +867,7 @@ static void api_on_touch_read(struct api_op *op, struct ddb_result *res)
 		return;
 	}
 	api_touched(op, false);
-	api_respond_json(op->req, 200,
-			 json_pack("{s:s, s:I, s:I}", "id", op->sess.id, "expires",
-				   (json_int_t)stored.expires, "version", (json_int_t)stored.version));
+	api_respond_touch(op, stored.expires, stored.version);
 	session_clear(&stored);
 	api_op_free(op);
 }
@@ -986,10 +996,7 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 			return;
 		}
 		api_touched(op, true);
-		api_respond_json(op->req, 200,
-				 json_pack("{s:s, s:I, s:I}", "id", op->sess.id, "expires",
-					   (json_int_t)op->sess.expires, "version",
-					   (json_int_t)op->sess.version));
+		api_respond_touch(op, op->sess.expires, op->sess.version);
 		api_op_free(op);
 		return;
 	case STEP_TOUCH_READ:

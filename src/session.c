@@ -881,6 +881,24 @@ char *session_to_json(const struct session *s)
 	return buf_steal(&b); /* NULL if any append failed */
 }
 
+char *session_summary_json(const char *id, int64_t expires, int64_t version)
+{
+	struct buf b;
+
+	if (!id || !session_id_valid(id, strlen(id)))
+		return NULL;
+	/* A valid id has nothing to escape (see session_to_json). */
+	buf_init(&b, 0);
+	buf_append_str(&b, "{\"id\":\"");
+	buf_append_str(&b, id);
+	buf_append_str(&b, "\",\"expires\":");
+	buf_append_i64(&b, expires);
+	buf_append_str(&b, ",\"version\":");
+	buf_append_i64(&b, version);
+	buf_append_char(&b, '}');
+	return buf_steal(&b); /* NULL if any append failed */
+}
+
 void session_etag(int64_t version, char *out, size_t n)
 {
 	char tag[BUF_I64_SIZE + 2];

@@ -902,6 +902,22 @@ START_TEST(resource_json)
 }
 END_TEST
 
+START_TEST(summary_json)
+{
+	char *text = session_summary_json("abc-_X9", 1764060000, 3);
+
+	ck_assert_str_eq(text, "{\"id\":\"abc-_X9\",\"expires\":1764060000,\"version\":3}");
+	free(text);
+	text = session_summary_json("a", INT64_MAX, 0);
+	ck_assert_str_eq(text, "{\"id\":\"a\",\"expires\":9223372036854775807,\"version\":0}");
+	free(text);
+	/* Built without escaping, so only a valid id gets in. */
+	ck_assert_ptr_null(session_summary_json("a\"b", 1, 1));
+	ck_assert_ptr_null(session_summary_json("", 1, 1));
+	ck_assert_ptr_null(session_summary_json(NULL, 1, 1));
+}
+END_TEST
+
 START_TEST(etag_text)
 {
 	char etag[SESSION_ETAG_SIZE];
@@ -1142,6 +1158,7 @@ int main(void)
 
 	tcase_add_test(resource, expired_at_and_after);
 	tcase_add_test(resource, resource_json);
+	tcase_add_test(resource, summary_json);
 	tcase_add_test(resource, etag_text);
 	tcase_add_test(resource, if_match_values);
 	suite_add_tcase(s, resource);

@@ -175,6 +175,11 @@ bool session_expired(const struct session *s, int64_t now);
  * s has no data. The data is s->text as stored when s has it. */
 char *session_to_json(const struct session *s);
 
+/* The answer of a touch, {"id","expires","version"}, compact, built
+ * without a JSON tree; a new string the caller frees with free(); NULL on
+ * allocation failure or when id is not a valid session id. */
+char *session_summary_json(const char *id, int64_t expires, int64_t version);
+
 /* The ETag value for a version: "\"<version>\"" into out
  * (SESSION_ETAG_SIZE bytes suffice). */
 void session_etag(int64_t version, char *out, size_t n);
