@@ -79,8 +79,9 @@ pids="$pids $fpid"
 furl=http://127.0.0.1:$fport
 wait_http "$furl/healthz" "$fpid" || { cat "$state/floor.log" >&2; exit 1; }
 
-# One wrk run of TARGET: "ops/s cpu_us/op p50_ms non2xx" (the ceiling's
-# CPU is dynalite's; its PATCH is two calls, counted as one operation).
+# One wrk run of TARGET: "ops/s cpu_us/op p50_ms non2xx latency" (the
+# ceiling's CPU is dynalite's; its PATCH is two calls, counted as one
+# operation; latency is "call" where its p50 could only be per call).
 measure() {
 	local target=$1 op=$2 conns=$3 url pid script=bench/wrk/service.lua out c0 c1 extra=()
 	case $target in
@@ -96,13 +97,14 @@ measure() {
 		"$op" "$NSESS" "$data" "${extra[@]}")
 	c1=$(cpu_ns "$pid")
 	sed -n 's/^BENCH requests=\([0-9]*\) duration_us=\([0-9]*\) p50_us=\([0-9]*\).*non2xx=\([0-9]*\).*/\1 \2 \3 \4/p' \
-		<<<"$out" | awk -v c=$((c1 - c0)) -v k="$(sed -n 's/.*calls_per_op=\([0-9]*\).*/\1/p' <<<"$out")" '{
+		<<<"$out" | awk -v c=$((c1 - c0)) -v k="$(sed -n 's/.*calls_per_op=\([0-9]*\).*/\1/p' <<<"$out")" \
+			-v per="$(sed -n 's/.*latency=\([a-z]*\).*/\1/p' <<<"$out")" '{
 			n = $1 / (k ? k : 1)
-			printf "%.0f\t%.1f\t%.3f\t%d\n", n * 1e6 / $2, c / n / 1000, $3 / 1000, $4 }'
+			printf "%.0f\t%.1f\t%.3f\t%d\t%s\n", n * 1e6 / $2, c / n / 1000, $3 / 1000, $4, per ? per : "op" }'
 }
 
 tsv=$state/runs.tsv
-printf 'round\top\tconns\ttarget\tops\tcpu_us\tp50_ms\tnon2xx\n' >"$tsv"
+printf 'round\top\tconns\ttarget\tops\tcpu_us\tp50_ms\tnon2xx\tlatency\n' >"$tsv"
 for round in $(seq "$ROUNDS"); do
 	for op in healthz $OPS; do
 		for conns in $CONNS; do

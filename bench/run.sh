@@ -212,7 +212,7 @@ status_kb() { # PID FIELD: a /proc/PID/status value in kB
 }
 
 printf 'round\ttarget\tworkload\tconns\trequests\tduration_us\tp50_us\tp99_us\tmean_us\t' >"$raw"
-printf 'sock_errors\tnon2xx\tcalls_per_op\tsvc_cpu_ns\tsvc_ticks\tdyn_cpu_ns\tsvc_hwm_kb\twrk_cpu_s\tbusiest_ns\n' >>"$raw"
+printf 'sock_errors\tnon2xx\tcalls_per_op\tsvc_cpu_ns\tsvc_ticks\tdyn_cpu_ns\tsvc_hwm_kb\twrk_cpu_s\tbusiest_ns\tlatency\n' >>"$raw"
 
 target_url() {
 	case $1 in
@@ -270,11 +270,11 @@ measure() {
 	for kv in ${line#BENCH }; do v[${kv%%=*}]=${kv#*=}; done
 	local sock=$((v[connect] + v[read] + v[write] + v[timeout]))
 	local non2xx=$((v[non2xx] > v[status] ? v[non2xx] : v[status]))
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$round" "$target" "$workload" "$conns" "${v[requests]}" "${v[duration_us]}" \
 		"${v[p50_us]}" "${v[p99_us]}" "${v[mean_us]}" "$sock" "$non2xx" "${v[calls_per_op]}" \
 		$((c1 - c0)) $((t1 - t0)) $((d1 - d0)) "$hwm" "$wrk_cpu" \
-		"$(busiest_ns "$state/threads.0" "$state/threads.1")" >>"$raw"
+		"$(busiest_ns "$state/threads.0" "$state/threads.1")" "${v[latency]:-op}" >>"$raw"
 	local ops=$((v[requests] / v[calls_per_op]))
 	printf '  r%s %-8s %-6s c=%-3s %7d ops/s  p50 %6.2f ms  p99 %6.2f ms  cpu %7.1f us/op  errors %d\n' \
 		"$round" "$target" "$workload" "$conns" $((ops * 1000000 / v[duration_us])) \

@@ -50,31 +50,56 @@ function response(status, headers, body)
 end
 
 -- The p50, p99 and mean of every thread's op_latency (µs -> operations,
--- see ceiling.lua), or nil when a thread could not pair its calls.
-local function op_percentiles()
-	local merged, n, sum = {}, 0, 0
+-- see ceiling.lua), or nil when a thread could not pair its calls. As wrk
+-- does for its own histogram (stats_correct, stats_percentile), so that
+-- the figures compare with sessiond's: each operation that took at least
+-- twice the expected interval (the run's duration over the operations of
+-- one connection) also counts the ones it held back, at that interval
+-- apart; the rank of percentile q is round(q * n + 0.5).
+local function op_percentiles(duration_us)
+	local hist, n = {}, 0
 	for _, t in ipairs(threads) do
 		if not t:get("op_paired") then
 			return nil
 		end
 		for us, k in pairs(t:get("op_latency") or {}) do
-			merged[#merged + 1] = { us, k }
-			n, sum = n + k, sum + us * k
+			hist[us] = (hist[us] or 0) + k
+			n = n + k
 		end
 	end
 	if n == 0 then
 		return nil
 	end
-	table.sort(merged, function(a, b) return a[1] < b[1] end)
-	local function at(q)
-		local seen = 0
-		for _, e in ipairs(merged) do
-			seen = seen + e[2]
-			if seen >= q * n then
-				return e[1]
+	local expected = math.floor(duration_us / math.max(1, math.floor(n / #threads)))
+	if expected > 0 then
+		local held = {}
+		for us, k in pairs(hist) do
+			local m = us - expected
+			while us >= 2 * expected and m > expected do
+				held[m] = (held[m] or 0) + k
+				m = m - expected
 			end
 		end
-		return merged[#merged][1]
+		for us, k in pairs(held) do
+			hist[us] = (hist[us] or 0) + k
+		end
+	end
+	local sorted, sum = {}, 0
+	n = 0
+	for us, k in pairs(hist) do
+		sorted[#sorted + 1] = us
+		n, sum = n + k, sum + us * k
+	end
+	table.sort(sorted)
+	local function at(q)
+		local rank, seen = math.floor(q * n + 1), 0 -- round(q * n + 0.5)
+		for _, us in ipairs(sorted) do
+			seen = seen + hist[us]
+			if seen >= rank then
+				return us
+			end
+		end
+		return sorted[#sorted]
 	end
 	return at(0.5), at(0.99), math.floor(sum / n)
 end
@@ -92,7 +117,7 @@ function done(summary, latency, requests)
 	local p50, p99, mean = latency:percentile(50), latency:percentile(99), latency.mean
 	local per = "op"
 	if cpo ~= "1" then
-		local o50, o99, omean = op_percentiles()
+		local o50, o99, omean = op_percentiles(summary.duration)
 		if o50 then
 			p50, p99, mean = o50, o99, omean
 		else
