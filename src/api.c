@@ -262,7 +262,7 @@ static void api_respond_touch(struct api_op *op, int64_t expires, int64_t versio
 	char *text = session_summary_json(op->sess.id, expires, version);
 
 	if (!text) {
-		http_respond_problem(op->req, 500, "out of memory");
+		http_respond_problem(op->req, 500, "the answer cannot be written");
 		return;
 	}
 	http_respond(op->req, 200, API_JSON, text, strlen(text));

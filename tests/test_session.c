@@ -911,6 +911,22 @@ START_TEST(summary_json)
 	text = session_summary_json("a", INT64_MAX, 0);
 	ck_assert_str_eq(text, "{\"id\":\"a\",\"expires\":9223372036854775807,\"version\":0}");
 	free(text);
+	{
+		char id[258];
+
+		/* The longest id (256), of the first and last characters allowed
+		 * by punctuation; one more is refused. */
+		memset(id, '~', 256);
+		id[0] = '.';
+		id[256] = '\0';
+		text = session_summary_json(id, 1, 2);
+		ck_assert_ptr_nonnull(text);
+		ck_assert_uint_eq(strlen(text), strlen("{\"id\":\"\",\"expires\":1,\"version\":2}") + 256);
+		free(text);
+		id[256] = '~';
+		id[257] = '\0';
+		ck_assert_ptr_null(session_summary_json(id, 1, 2));
+	}
 	/* Built without escaping, so only a valid id gets in. */
 	ck_assert_ptr_null(session_summary_json("a\"b", 1, 1));
 	ck_assert_ptr_null(session_summary_json("", 1, 1));
