@@ -489,7 +489,10 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		what &= ~(unsigned)API_SET_USER;
 	if (what & API_SET_USER)
 		names[n++] = (struct ddb_name){ "#u", c->users.attribute };
-	ok = api_session_item(op, &item) == ERROR_OK && api_key_item(op, &key) == ERROR_OK &&
+	/* Only a write of data needs the item (and, encrypted, its seal):
+	 * a touch sets expires alone. */
+	ok = (!(what & API_SET_DATA) || api_session_item(op, &item) == ERROR_OK) &&
+	     api_key_item(op, &key) == ERROR_OK &&
 	     ddb_item_add_n_i64(&values, ":now", op->now) == ERROR_OK &&
 	     (!required || ddb_item_add_s(&values, ":enc", SEAL_PREFIX, SEAL_PREFIX_LEN) == ERROR_OK);
 	buf_append_str(&update, "SET ");
@@ -499,7 +502,7 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		buf_append_str(&update, "#s = :s, #t = :t, ");
 	}
 	if (ok && (what & API_SET_EXPIRES)) {
-		ok = api_value_from(&values, ":e", &item, "expires") == ERROR_OK;
+		ok = ddb_item_add_n_i64(&values, ":e", op->sess.expires) == ERROR_OK;
 		buf_append_str(&update, "#e = :e, ");
 	}
 	if (ok && (what & API_BUMP_VERSION)) {
@@ -508,7 +511,7 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		buf_append_str(&update, "#v = if_not_exists(#v, :zero) + :one, ");
 	}
 	if (ok && (what & API_SET_VERSION)) {
-		ok = api_value_from(&values, ":nv", &item, "version") == ERROR_OK;
+		ok = ddb_item_add_n_i64(&values, ":nv", op->sess.version) == ERROR_OK;
 		buf_append_str(&update, "#v = :nv, ");
 	}
 	if (ok && (what & API_SET_USER) && op->sess.user) {
@@ -801,10 +804,6 @@ static void api_slide_write(struct api_op *op)
 {
 	op->step = STEP_SLIDE_WRITE;
 	op->sess.expires = op->want_expires;
-	if (!op->sess.data && !op->sess.text && !(op->sess.data = json_object())) {
-		api_finish(op, 500, "out of memory");
-		return;
-	}
 	api_send_update(op, API_SET_EXPIRES, NULL);
 }
 
@@ -1037,6 +1036,36 @@ static struct api_op *api_begin(void *ctx, struct http_request *req, enum api_st
 	return op;
 }
 
+/* Takes the body's data into op->sess, printed once, when it must be:
+ * the size check, the item and the answer copy the text. False after
+ * answering (500, or 413 over DynamoDB's item limit). */
+static bool api_hold_data(struct api_op *op, struct session_body *b)
+{
+	json_decref(op->sess.data);
+	op->sess.data = NULL;
+	free(op->sess.text);
+	op->sess.text = NULL;
+	op->sess.text_len = 0;
+	if (b->data_text) {
+		/* data as the client wrote it, compacted (session_body_parse
+		 * says why it is valid): nothing prints it again. */
+		op->sess.text = b->data_text; /* moved */
+		op->sess.text_len = b->data_text_len;
+		b->data_text = NULL;
+	} else {
+		op->sess.data = b->data ? json_incref(b->data) : json_object();
+	}
+	if ((!op->sess.data && !op->sess.text) || session_store_text(&op->sess) != ERROR_OK) {
+		api_finish(op, 500, "out of memory");
+		return false;
+	}
+	if (!api_item_fits(op)) {
+		api_finish(op, 413, "the session is over DynamoDB's 400 KB item limit");
+		return false;
+	}
+	return true;
+}
+
 /* Parses a JSON body of kind into op->sess (data, expires); answers 400 on
  * a bad one. */
 static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
@@ -1054,31 +1083,9 @@ static bool api_parse_body(struct api_op *op, enum session_body_kind kind)
 		api_finish_parse(op, rc, &why);
 		return false;
 	}
-	json_decref(op->sess.data);
-	op->sess.data = NULL;
-	free(op->sess.text);
-	op->sess.text = NULL;
-	op->sess.text_len = 0;
-	if (b.data_text) {
-		/* data as the client wrote it, compacted (session_body_parse
-		 * says why it is valid): the size check, the item and the
-		 * answer copy it, and nothing prints it. */
-		op->sess.text = b.data_text; /* moved */
-		op->sess.text_len = b.data_text_len;
-		b.data_text = NULL;
-	} else {
-		op->sess.data = b.data ? json_incref(b.data) : json_object();
-	}
-	/* Printed once, when it must be: the size check, the item and the
-	 * answer copy the text. */
-	if ((!op->sess.data && !op->sess.text) || session_store_text(&op->sess) != ERROR_OK) {
+	/* A touch writes expires alone: no data to hold. */
+	if (kind != SESSION_BODY_TOUCH && !api_hold_data(op, &b)) {
 		session_body_clear(&b);
-		api_finish(op, 500, "out of memory");
-		return false;
-	}
-	if (!api_item_fits(op)) {
-		session_body_clear(&b);
-		api_finish(op, 413, "the session is over DynamoDB's 400 KB item limit");
 		return false;
 	}
 	if (b.has_expires)
