@@ -87,7 +87,17 @@ static void floor_body(struct floor_call *c)
 			     "\"ConditionExpression\":\"attribute_not_exists(#k)\","
 			     "\"ExpressionAttributeNames\":{\"#k\":\"id\"}}", floor_table, c->id, exp,
 			     floor_sess);
-	else /* PUT, PATCH's write */
+	else if (c->kind == FLOOR_PATCH) /* its write: sessiond's returns nothing */
+		n = snprintf(c->body, sizeof(c->body),
+			     "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":\"sess:%s\"}},"
+			     "\"UpdateExpression\":\"SET #s = :s, #t = :t, #v = #v + :one\","
+			     "\"ConditionExpression\":\"attribute_exists(#k) AND #e > :now AND (#v >= :old)\","
+			     "\"ExpressionAttributeNames\":{\"#k\":\"id\",\"#e\":\"expires\",\"#s\":\"sess\","
+			     "\"#t\":\"type\",\"#v\":\"version\"},"
+			     "\"ExpressionAttributeValues\":{\":now\":{\"N\":\"%ld\"},\":s\":{\"S\":%s},"
+			     "\":t\":{\"S\":\"connect-session\"},\":one\":{\"N\":\"1\"},\":old\":{\"N\":\"0\"}}}",
+			     floor_table, c->id, floor_now, floor_sess);
+	else /* PUT */
 		n = snprintf(c->body, sizeof(c->body),
 			     "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":\"sess:%s\"}},"
 			     "\"UpdateExpression\":\"SET #s = :s, #t = :t, #e = :e, "

@@ -459,11 +459,13 @@ enum api_update {
 	API_BUMP_VERSION = 1 << 2, /* version = old + 1, computed by DynamoDB */
 	API_SET_VERSION = 1 << 3,  /* version = op->sess.version */
 	API_SET_USER = 1 << 4,     /* the owner is op->sess.user (a PUT): set or removed */
+	API_KNOWN = 1 << 5,        /* op->sess already is the item as written: return nothing */
 };
 
 /* UpdateItem of the live item at op->key: sets what `what` says, on
  * condition "exists and not expired" plus extra_condition (which may use
- * #v and :old = op->old_version). Returns ALL_NEW. */
+ * #v and :old = op->old_version). Returns ALL_NEW, or nothing with
+ * API_KNOWN. */
 static void api_send_update(struct api_op *op, unsigned what, const char *extra_condition)
 {
 	const struct conf *c = op->api->conf;
@@ -549,7 +551,7 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		.names = names,
 		.n_names = n,
 		.values = &values,
-		.return_values = DDB_RETURN_ALL_NEW,
+		.return_values = (what & API_KNOWN) ? DDB_RETURN_NONE : DDB_RETURN_ALL_NEW,
 		.no_replay = op->no_replay,
 	};
 	api_send(op, &r, 0);
@@ -595,10 +597,13 @@ static bool api_item_fits(const struct api_op *op)
 	return size + strlen(op->key) + API_ITEM_OVERHEAD <= API_ITEM_MAX;
 }
 
-/* Sends the first write of a PATCH round: data merged, version + 1. */
+/* Sends the first write of a PATCH round: data merged, version + 1. The
+ * write is conditional on the version just read, so when it lands the item
+ * is that read with our data, version and expiry: op->sess already holds
+ * it, and DynamoDB need not send the whole session back (API_KNOWN). */
 static void api_patch_write(struct api_op *op)
 {
-	unsigned what = API_SET_DATA | API_SET_VERSION;
+	unsigned what = API_SET_DATA | API_SET_VERSION | API_KNOWN;
 
 	op->old_version = op->sess.version;
 	op->sess.version++;
@@ -982,8 +987,6 @@ static void api_on_ddb(void *arg, struct ddb_result *res)
 	case STEP_PATCH_WRITE:
 		if (cond) {
 			api_retry(op, STEP_PATCH_READ);
-		} else if (!api_take_item(op, res)) {
-			api_finish(op, 500, "the stored session cannot be read");
 		} else {
 			api_patch_settled(op, op->sess.version);
 			api_done_session(op, 200);
@@ -1319,6 +1322,8 @@ static long api_patch_delay(struct api_op *op, bool conflict)
 			pace = slot->pace_ms;
 	}
 	pthread_mutex_unlock(&api->patch_lock);
+	if (!conflict && !contended)
+		return 0; /* the common case: no draw from the CSPRNG */
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		r = (uint16_t)now;
 	if (conflict)

@@ -523,6 +523,66 @@ describe('limits.request_timeout_ms bounds the whole request', () => {
 })
 
 // ---------------------------------------------------------------------------
+// A PATCH's write is conditional on the version it read, so sessiond knows
+// the item it writes and asks DynamoDB for nothing back (issue 12: no
+// second copy of the session over the wire, no second decode); its answer
+// is the merge it wrote. A PUT still needs the stored version back.
+
+describe('what a write asks DynamoDB to send back', () => {
+  let proxy, d
+
+  before(async () => {
+    proxy = await startFaultProxy(ddbEndpoint())
+    d = await startDaemon({ dynamodb: { endpoint: proxy.url } })
+    await warm(d)
+  }, T)
+
+  after(async () => {
+    if (d) await d.stop()
+    if (proxy) await proxy.close()
+  }, T)
+
+  it('a PATCH write asks for nothing and answers the merge it wrote', T, async () => {
+    const tag = newTag()
+    const id = `${tag}-nothing-back`
+    const expires = now() + 3600
+    await ddb.putItem(d.table, ddbLib.sessionItem(id, { data: seedData(tag), expires, version: SEED_VERSION }))
+    const res = await request(d.url, 'PATCH', `/v1/sessions/${id}`, {
+      headers: { 'Content-Type': 'application/merge-patch+json', 'X-Request-Id': tag },
+      body: JSON.stringify({ seed: null, p: tag }),
+    })
+    assert.equal(res.status, 200, res.text)
+    const log = proxy.log(tag)
+    const writes = log.filter((e) => e.op === 'UpdateItem')
+    assert.equal(writes.length, 1, JSON.stringify(log))
+    assert.equal(writes[0].returnValues, undefined, JSON.stringify(log))
+    const body = JSON.parse(res.text)
+    assert.deepEqual(body.data, { keep: 1, p: tag })
+    assert.equal(body.version, SEED_VERSION + 1)
+    assert.equal(body.expires, expires)
+    assert.equal(res.headers.get('etag'), `"${SEED_VERSION + 1}"`)
+    const stored = await ddb.getItem(d.table, ddb.key(id))
+    assert.deepEqual(JSON.parse(stored.sess.S), body.data)
+    assert.equal(Number(stored.version.N), body.version)
+  })
+
+  it('a PUT of an existing session still asks for the item back', T, async () => {
+    const tag = newTag()
+    const id = `${tag}-put-back`
+    await ddb.putItem(d.table, ddbLib.sessionItem(id, { data: seedData(tag), expires: now() + 3600, version: SEED_VERSION }))
+    const res = await request(d.url, 'PUT', `/v1/sessions/${id}`, {
+      headers: { 'Content-Type': 'application/json', 'X-Request-Id': tag },
+      body: JSON.stringify({ data: { put: tag }, ttl: 3600 }),
+    })
+    assert.equal(res.status, 200, res.text)
+    const writes = proxy.log(tag).filter((e) => e.op === 'UpdateItem')
+    assert.equal(writes.length, 1, JSON.stringify(proxy.log(tag)))
+    assert.equal(writes[0].returnValues, 'ALL_NEW')
+    assert.equal(JSON.parse(res.text).version, SEED_VERSION + 1)
+  })
+})
+
+// ---------------------------------------------------------------------------
 // The matrix, as Markdown lines (printed as TAP comments by the last test).
 
 function matrixLines() {

@@ -9,7 +9,7 @@
 //   proxy.set({ kind: 'throttle', count: 2, ops: ['UpdateItem'] })  // every request
 //   proxy.set({ kind: 'reset' }, 'fc12x')  // only requests of cell fc12x
 //   proxy.counts('fc12x')                 // { UpdateItem: 3, PutItem: 1 }
-//   proxy.log('fc12x')                    // [{ op, action, status, ms, ... }]
+//   proxy.log('fc12x')                    // [{ op, action, status, ms, returnValues, ... }]
 //   await proxy.close()
 //
 // Cells: a request belongs to a cell when its body contains the cell's tag
@@ -191,7 +191,7 @@ function startFaultProxy(target, { hashKey = 'id' } = {}) {
     } catch {}
     const tag = cellOf(text, parsed)
     const rule = (tag && rules.get(tag)) || globalRule
-    const entry = { ms: Date.now() - t0, op, tag, action: 'forward', amzDate: req.headers['x-amz-date'] }
+    const entry = { ms: Date.now() - t0, op, tag, action: 'forward', amzDate: req.headers['x-amz-date'], returnValues: parsed && parsed.ReturnValues }
     record(tag, entry)
     const sock = req.socket
 
