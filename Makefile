@@ -58,7 +58,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # Keep the test objects that pattern rules make along the way.
 .SECONDARY:
 
-.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node bench-fleet bench-floor lint soak profile
+.PHONY: all tests check check-fast deps run install clean format help bench-auth bench bench-node bench-fleet bench-floor bench-anatomy lint soak profile
 
 all: $(BUILD)/sessiond
 
@@ -152,6 +152,12 @@ soak: deps
 # bench/results/DATE-floor.md). Not part of `check`.
 bench-floor:
 	bench/floor.sh
+
+# Where a lone request's time goes, hop by hop, in sessiond and the floor:
+# system-wide tracepoints under one connection (bench/anatomy.sh; OP, REPS,
+# PIN; bench/results/DATE-anatomy-OP.md). Not part of `check`.
+bench-anatomy:
+	bench/anatomy.sh
 
 # Where the time goes: one workload under perf (bench/profile.sh; OP, CONNS,
 # SECONDS, PERF=1 or STRACE=1). Not part of `check`.

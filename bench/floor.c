@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ struct floor_worker {
 	long timer_ms; /* curl's next deadline from now, -1: none */
 	struct timespec timer_set;
 	bool run_mhd;
-	unsigned long created; /* ids of POST /v1/sessions */
+	uint64_t id_state; /* xorshift64*: ids of POST /v1/sessions */
 	CURL *idle[256];
 	int n_idle;
 	pthread_t thread;
@@ -236,6 +237,29 @@ static enum MHD_Result floor_answer_with(struct MHD_Connection *conn, unsigned s
 	return ret;
 }
 
+/* A create's id: 32 base64url characters, random like sessiond's (192
+ * bits), so dynalite inserts keys spread over the table as it does for
+ * sessiond rather than in order. xorshift64*: the floor needs the spread,
+ * not unpredictability. */
+static void floor_new_id(struct floor_worker *w, char *id)
+{
+	static const char b64url[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint64_t x = 0;
+
+	for (int i = 0; i < 32; i++) {
+		if (i % 10 == 0) {
+			w->id_state ^= w->id_state >> 12;
+			w->id_state ^= w->id_state << 25;
+			w->id_state ^= w->id_state >> 27;
+			x = w->id_state * 0x2545F4914F6CDD1DULL;
+		}
+		id[i] = b64url[x & 63];
+		x >>= 6;
+	}
+	id[32] = '\0';
+}
+
 static bool floor_route(struct floor_call *c, const char *method, const char *url)
 {
 	const char *id = url + strlen("/v1/sessions/");
@@ -243,7 +267,7 @@ static bool floor_route(struct floor_call *c, const char *method, const char *ur
 
 	if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/sessions") == 0) {
 		c->kind = FLOOR_CREATE;
-		snprintf(c->id, sizeof(c->id), "floor-%p-%lu", (void *)c->w, c->w->created++);
+		floor_new_id(c->w, c->id);
 		return true;
 	}
 	if (strncmp(url, "/v1/sessions/", strlen("/v1/sessions/")) != 0)
@@ -410,6 +434,9 @@ static void floor_worker_start(struct floor_worker *w, int listen_fd)
 		exit(1);
 	}
 	w->mhd_fd = info->epoll_fd;
+	/* Two floors on one table never draw the same ids (xorshift64* needs a
+	 * seed other than 0). */
+	w->id_state = ((uint64_t)time(NULL) << 20 ^ (uint64_t)getpid() << 4 ^ (uintptr_t)w) | 1;
 	ev.data.fd = w->mhd_fd;
 	epoll_ctl(w->ep, EPOLL_CTL_ADD, w->mhd_fd, &ev);
 	pthread_create(&w->thread, NULL, floor_worker_main, w);
