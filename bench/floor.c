@@ -92,11 +92,13 @@ static void floor_body(struct floor_call *c)
 		n = snprintf(c->body, sizeof(c->body),
 			     "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":\"sess:%s\"}},"
 			     "\"UpdateExpression\":\"SET #s = :s, #t = :t, #v = #v + :one\","
-			     "\"ConditionExpression\":\"attribute_exists(#k) AND #e > :now AND (#v >= :old)\","
+			     "\"ConditionExpression\":\"attribute_exists(#k) AND #e > :now AND "
+			     "(#v >= :old AND #e >= :oe)\","
 			     "\"ExpressionAttributeNames\":{\"#k\":\"id\",\"#e\":\"expires\",\"#s\":\"sess\","
 			     "\"#t\":\"type\",\"#v\":\"version\"},"
 			     "\"ExpressionAttributeValues\":{\":now\":{\"N\":\"%ld\"},\":s\":{\"S\":%s},"
-			     "\":t\":{\"S\":\"connect-session\"},\":one\":{\"N\":\"1\"},\":old\":{\"N\":\"0\"}}}",
+			     "\":t\":{\"S\":\"connect-session\"},\":one\":{\"N\":\"1\"},\":old\":{\"N\":\"0\"},"
+			     "\":oe\":{\"N\":\"0\"}}}",
 			     floor_table, c->id, floor_now, floor_sess);
 	else /* PUT */
 		n = snprintf(c->body, sizeof(c->body),

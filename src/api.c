@@ -103,6 +103,7 @@ struct api_op {
 	bool has_if_match, if_match_any, if_none_match;
 	int64_t if_match;
 	int64_t old_version;    /* the version a conditional write expects */
+	int64_t old_expires;    /* PATCH without ttl: the expiry its write expects */
 	enum api_step verified_step; /* STEP_VERIFY: the write being checked */
 	bool no_replay;         /* the next write must not be resent blindly */
 	int64_t blind_rounds;   /* replace writes that failed unseen and were re-checked */
@@ -464,8 +465,8 @@ enum api_update {
 
 /* UpdateItem of the live item at op->key: sets what `what` says, on
  * condition "exists and not expired" plus extra_condition (which may use
- * #v and :old = op->old_version). Returns ALL_NEW, or nothing with
- * API_KNOWN. */
+ * #v, :old = op->old_version and :oe = op->old_expires). Returns ALL_NEW,
+ * or nothing with API_KNOWN. */
 static void api_send_update(struct api_op *op, unsigned what, const char *extra_condition)
 {
 	const struct conf *c = op->api->conf;
@@ -534,6 +535,8 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		buf_append_char(&condition, ')');
 		if (strstr(extra_condition, ":old"))
 			ok = ddb_item_add_n_i64(&values, ":old", op->old_version) == ERROR_OK;
+		if (ok && strstr(extra_condition, ":oe"))
+			ok = ddb_item_add_n_i64(&values, ":oe", op->old_expires) == ERROR_OK;
 	}
 	/* Every append must have landed: a condition missing its version
 	 * clause would turn this into an unconditional write. */
@@ -597,22 +600,31 @@ static bool api_item_fits(const struct api_op *op)
 	return size + strlen(op->key) + API_ITEM_OVERHEAD <= API_ITEM_MAX;
 }
 
-/* Sends the first write of a PATCH round: data merged, version + 1. The
- * write is conditional on the version just read, so when it lands the item
- * is that read with our data, version and expiry: op->sess already holds
- * it, and DynamoDB need not send the whole session back (API_KNOWN). */
+/* Sends the first write of a PATCH round: data merged, version + 1.
+ * When it lands, the item is the one just read with our data, version and
+ * expiry, so op->sess already holds it and DynamoDB need not send the
+ * whole session back (API_KNOWN). A touch changes expires and not the
+ * version: without ?ttl the write also expects the expiry it read, and a
+ * touch in between makes it lose the round (a retry reads the new expiry)
+ * rather than answer a stale one. With ?ttl our expiry replaces any. */
 static void api_patch_write(struct api_op *op)
 {
 	unsigned what = API_SET_DATA | API_SET_VERSION | API_KNOWN;
+	const char *condition;
 
 	op->old_version = op->sess.version;
+	op->old_expires = op->sess.expires;
 	op->sess.version++;
 	if (op->has_ttl) {
 		op->sess.expires = op->now + op->ttl;
 		what |= API_SET_EXPIRES;
+		condition = api_version_condition(op);
+	} else {
+		condition = op->old_version == 0 ? "(attribute_not_exists(#v) OR #v = :old) AND #e = :oe"
+						 : "#v = :old AND #e = :oe";
 	}
 	op->step = STEP_PATCH_WRITE;
-	api_send_update(op, what, api_version_condition(op));
+	api_send_update(op, what, condition);
 }
 
 /* Another round after losing a race, or 409 once API_MAX_TRIES are spent.

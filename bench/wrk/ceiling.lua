@@ -60,17 +60,17 @@ function init(args)
 			',"ExpressionAttributeNames":{"#k":"id","#e":"expires"}' ..
 			',"ExpressionAttributeValues":{":now":{"N":"' .. now .. '"},":e":{"N":"' .. exp .. '"}}' ..
 			',"ReturnValues":"ALL_NEW"}')
-		-- PATCH's write: sessiond conditions it on the version it read; a
-		-- ceiling that does not track versions uses an always-true
-		-- version test of the same cost. It asks nothing back: sessiond
-		-- knows the item it wrote.
+		-- PATCH's write: sessiond conditions it on the version and (without
+		-- ?ttl) the expiry it read; a ceiling that does not track them uses
+		-- always-true tests of the same cost. It asks nothing back:
+		-- sessiond knows the item it wrote.
 		patch_write[i] = wrk.format("POST", "/", hupd,
 			'{"TableName":"' .. tbl .. '","Key":' .. key ..
 			',"UpdateExpression":"SET #s = :s, #t = :t, #v = #v + :one"' ..
-			',"ConditionExpression":"attribute_exists(#k) AND #e > :now AND (#v >= :old)"' ..
+			',"ConditionExpression":"attribute_exists(#k) AND #e > :now AND (#v >= :old AND #e >= :oe)"' ..
 			',"ExpressionAttributeNames":{"#k":"id","#e":"expires","#s":"sess","#t":"type","#v":"version"}' ..
 			',"ExpressionAttributeValues":{":now":{"N":"' .. now .. '"},":s":{"S":' .. patched ..
-			'},":t":{"S":"connect-session"},":one":{"N":"1"},":old":{"N":"0"}}}')
+			'},":t":{"S":"connect-session"},":one":{"N":"1"},":old":{"N":"0"},":oe":{"N":"0"}}}')
 	end
 	put_prefix = '{"TableName":"' .. tbl .. '","Item":{"id":{"S":"sess:'
 	put_suffix = '"},"expires":{"N":"' .. exp .. '"},"type":{"S":"connect-session"},"sess":{"S":' ..

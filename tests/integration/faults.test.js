@@ -523,10 +523,11 @@ describe('limits.request_timeout_ms bounds the whole request', () => {
 })
 
 // ---------------------------------------------------------------------------
-// A PATCH's write is conditional on the version it read, so sessiond knows
-// the item it writes and asks DynamoDB for nothing back (issue 12: no
-// second copy of the session over the wire, no second decode); its answer
-// is the merge it wrote. A PUT still needs the stored version back.
+// A PATCH's write is conditional on the version it read (and, without
+// ?ttl, the expiry), so sessiond knows the item it writes and asks DynamoDB
+// for nothing back (issue 12: no second copy of the session over the wire,
+// no second decode); its answer is the merge it wrote. A PUT still needs
+// the stored version back.
 
 describe('what a write asks DynamoDB to send back', () => {
   let proxy, d
@@ -564,6 +565,46 @@ describe('what a write asks DynamoDB to send back', () => {
     const stored = await ddb.getItem(d.table, ddb.key(id))
     assert.deepEqual(JSON.parse(stored.sess.S), body.data)
     assert.equal(Number(stored.version.N), body.version)
+    assert.equal(Number(stored.expires.N), body.expires)
+  })
+
+  // A touch between a PATCH's read and its write moves expires, not the
+  // version: the write must not land on the old expiry's behalf, or the
+  // answer (built from what the PATCH read) would show a stale one.
+  it('a PATCH raced by a touch answers the touched expiry', T, async () => {
+    const tag = newTag()
+    const id = `${tag}-raced`
+    const expires = now() + 3600
+    const touched = expires + 1800
+    await ddb.putItem(d.table, ddbLib.sessionItem(id, { data: seedData(tag), expires, version: SEED_VERSION }))
+    proxy.set({ kind: 'delay', delayMs: 400, count: 1, ops: ['UpdateItem'] }, tag)
+    const patching = request(d.url, 'PATCH', `/v1/sessions/${id}`, {
+      headers: { 'Content-Type': 'application/merge-patch+json', 'X-Request-Id': tag },
+      body: JSON.stringify({ p: tag }),
+      timeoutMs: 10000,
+    })
+    // The write is held at the proxy: touch the item behind its back.
+    for (let i = 0; i < 200 && !proxy.log(tag).some((e) => e.op === 'UpdateItem'); i++) {
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    await ddb.call('UpdateItem', {
+      TableName: d.table,
+      Key: ddb.key(id),
+      UpdateExpression: 'SET expires = :e',
+      ExpressionAttributeValues: { ':e': { N: String(touched) } },
+    })
+    const res = await patching
+    assert.equal(res.status, 200, res.text)
+    const body = JSON.parse(res.text)
+    const log = JSON.stringify(proxy.log(tag))
+    assert.equal(proxy.log(tag).filter((e) => e.op === 'UpdateItem').length, 2, log)
+    assert.equal(body.expires, touched, log)
+    assert.deepEqual(body.data, { seed: tag, keep: 1, p: tag })
+    assert.equal(body.version, SEED_VERSION + 1)
+    const stored = await ddb.getItem(d.table, ddb.key(id))
+    assert.equal(Number(stored.expires.N), touched)
+    assert.equal(Number(stored.version.N), SEED_VERSION + 1)
+    assert.deepEqual(JSON.parse(stored.sess.S), body.data)
   })
 
   it('a PUT of an existing session still asks for the item back', T, async () => {
