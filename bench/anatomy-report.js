@@ -2,7 +2,12 @@
 // bench/anatomy.sh's report: from `perf script` text of socket system calls
 // (wrk, the server, dynalite), the hops of every lone request, in Markdown.
 //
-//   node bench/anatomy-report.js OP PIN REV TARGET FILE [TARGET FILE ...]
+//   ANATOMY_SERVER_PIDS="PID ..." ANATOMY_DYNALITE_PID=PID \
+//     node bench/anatomy-report.js OP PIN REV TARGET FILE [TARGET FILE ...]
+//
+// FILE: `perf script -F comm,pid,tid,cpu,time,event,trace`. Events count
+// only from wrk and from the processes named (so another node or server
+// on the machine is not taken for dynalite or the server).
 //
 // A request is the run of events: wrk writes; the server reads it; per
 // DynamoDB call the server writes, dynalite reads and writes, the server
@@ -13,14 +18,15 @@ const fs = require('node:fs')
 
 const [op, pin, rev, ...pairs] = process.argv.slice(2)
 const CALLS = op === 'patch' ? 2 : 1
-const LINE = /^\s*(\S+)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$/
+const LINE = /^\s*(\S+)\s+(\d+)\/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$/
+const SERVERS = new Set((process.env.ANATOMY_SERVER_PIDS || '').split(/\s+/).filter(Boolean))
+const DYNALITE = process.env.ANATOMY_DYNALITE_PID || ''
 
-// Who: W (wrk), N (dynalite, node), S (the server: sessiond's http-N
-// threads or the floor).
-function actor(comm) {
+// Who: W (wrk), N (dynalite), S (sessiond or the floor), by process.
+function actor(comm, pid) {
   if (comm === 'wrk') return 'W'
-  if (comm === 'node') return 'N'
-  if (comm === 'floor' || /^http-\d+$/.test(comm)) return 'S'
+  if (pid === DYNALITE) return 'N'
+  if (SERVERS.has(pid)) return 'S'
   return null
 }
 
@@ -29,9 +35,9 @@ function events(file) {
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     const m = LINE.exec(line)
     if (!m) continue
-    const who = actor(m[1])
+    const who = actor(m[1], m[2])
     if (!who) continue
-    const [, , , , time, ev, rest] = m
+    const [, , , , , time, ev, rest] = m
     let dir
     if (ev.startsWith('syscalls:sys_exit_')) {
       const ret = BigInt('0x' + rest.trim().replace(/^0x/, ''))
@@ -60,7 +66,8 @@ function shape() {
   return { keys, hops }
 }
 
-const median = (v) => {
+const median = (all) => {
+  const v = all.filter(Number.isFinite) // a rep that matched nothing has no hops
   if (!v.length) return NaN
   const s = [...v].sort((a, b) => a - b)
   const m = s.length >> 1

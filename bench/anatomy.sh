@@ -93,12 +93,12 @@ for rep in $(seq "$REPS"); do
 			"$OP" "$NSESS" "$data" >/dev/null
 		trace=$state/$target-$rep
 		(sleep 1 && perf record -q -a -e "$events" -o "$trace.data" -- sleep 1 \
-			>/dev/null 2>&1) &
+			>"$trace.perf.log" 2>&1) &
 		tracer=$!
 		out=$("${on_client[@]}" wrk -t1 -c1 -d3s -s bench/wrk/service.lua "$url" -- \
 			"$OP" "$NSESS" "$data")
-		wait "$tracer" || { echo "anatomy: perf record failed" >&2; exit 1; }
-		perf script -i "$trace.data" -F comm,tid,cpu,time,event,trace >"$trace.txt" 2>/dev/null
+		wait "$tracer" || { echo "anatomy: perf record failed:" >&2; cat "$trace.perf.log" >&2; exit 1; }
+		perf script -i "$trace.data" -F comm,pid,tid,cpu,time,event,trace >"$trace.txt" 2>/dev/null
 		rm -f "$trace.data"
 		say "rep $rep $target: $(sed -n 's/^BENCH requests=\([0-9]*\).*p50_us=\([0-9]*\).*/\1 requests, p50 \2 us/p' <<<"$out")"
 		runs+=("$target" "$trace.txt")
@@ -108,7 +108,9 @@ done
 day=$(date -u +%F)
 out=bench/results/$day-anatomy-$OP.md
 [[ $PIN == 1 ]] && out=bench/results/$day-anatomy-$OP-pinned.md
-node bench/anatomy-report.js "$OP" "$PIN" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-	"${runs[@]}" >"$out"
+ANATOMY_SERVER_PIDS="$spid $fpid" ANATOMY_DYNALITE_PID=$(cat "$state/dynalite/pid") \
+	node bench/anatomy-report.js "$OP" "$PIN" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+	"${runs[@]}" >"$state/report.md"
+mv "$state/report.md" "$out"
 say "wrote $out"
 cat "$out"
