@@ -103,7 +103,8 @@ struct api_op {
 	bool has_if_match, if_match_any, if_none_match;
 	int64_t if_match;
 	int64_t old_version;    /* the version a conditional write expects */
-	int64_t old_expires;    /* PATCH without ttl: the expiry its write expects */
+	char *old_expires;      /* PATCH without ttl: the expiry its write expects,
+				   as stored (a DynamoDB number) */
 	enum api_step verified_step; /* STEP_VERIFY: the write being checked */
 	bool no_replay;         /* the next write must not be resent blindly */
 	int64_t blind_rounds;   /* replace writes that failed unseen and were re-checked */
@@ -128,6 +129,7 @@ static void api_op_free(struct api_op *op)
 	if (op->holds_patch_slot)
 		api_patch_release(op);
 	free(op->key);
+	free(op->old_expires);
 	session_clear(&op->sess);
 	json_decref(op->patch);
 	keyring_unref(op->kr);
@@ -536,7 +538,7 @@ static void api_send_update(struct api_op *op, unsigned what, const char *extra_
 		if (strstr(extra_condition, ":old"))
 			ok = ddb_item_add_n_i64(&values, ":old", op->old_version) == ERROR_OK;
 		if (ok && strstr(extra_condition, ":oe"))
-			ok = ddb_item_add_n_i64(&values, ":oe", op->old_expires) == ERROR_OK;
+			ok = ddb_item_add_n(&values, ":oe", op->old_expires) == ERROR_OK;
 	}
 	/* Every append must have landed: a condition missing its version
 	 * clause would turn this into an unconditional write. */
@@ -613,13 +615,12 @@ static void api_patch_write(struct api_op *op)
 	const char *condition;
 
 	op->old_version = op->sess.version;
-	op->old_expires = op->sess.expires;
 	op->sess.version++;
+	condition = api_version_condition(op);
 	if (op->has_ttl) {
 		op->sess.expires = op->now + op->ttl;
 		what |= API_SET_EXPIRES;
-		condition = api_version_condition(op);
-	} else {
+	} else if (op->old_expires) {
 		condition = op->old_version == 0 ? "(attribute_not_exists(#v) OR #v = :old) AND #e = :oe"
 						 : "#v = :old AND #e = :oe";
 	}
@@ -657,6 +658,23 @@ static void api_retry(struct api_op *op, enum api_step step)
 	}
 }
 
+/* Keeps the expiry a PATCH without ?ttl read, as stored: connect-dynamodb
+ * writes fractions of a second, which op->sess.expires drops, and the
+ * write's condition must compare equal to the stored number. false: out of
+ * memory. A live session always has a numeric expires (a read without one
+ * counts as expired before this). */
+static bool api_hold_expires(struct api_op *op, const struct ddb_item *item)
+{
+	const struct ddb_attr *e = ddb_item_get(item, "expires");
+
+	free(op->old_expires);
+	op->old_expires = NULL;
+	if (!e || e->type != DDB_TYPE_N)
+		return true;
+	op->old_expires = strdup(e->value);
+	return op->old_expires != NULL;
+}
+
 /* A session read for PATCH: 404, 412, or merge and write. */
 static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 {
@@ -677,6 +695,10 @@ static void api_on_patch_read(struct api_op *op, struct ddb_result *res)
 	}
 	if (op->has_if_match && !op->if_match_any && op->if_match != op->sess.version) {
 		api_finish(op, 412, "the session's version does not match If-Match");
+		return;
+	}
+	if (!op->has_ttl && !api_hold_expires(op, &res->resp.item)) {
+		api_finish(op, 500, "out of memory");
 		return;
 	}
 	switch (session_load_data(&op->sess)) {
