@@ -27,8 +27,6 @@ OP=${OP:-patch}
 REPS=${REPS:-5}
 PIN=${PIN:-0}
 NSESS=${NSESS:-2000}
-bin=build/bench/sessiond
-floor=build/bench/floor
 state=build/anatomy
 data=bench/session.json
 started=$(date +%s)
@@ -42,45 +40,14 @@ get | put | patch | touch | create) ;;
 esac
 command -v perf >/dev/null || { echo "anatomy: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 bench_need_wrk
-make --no-print-directory BUILD=build/bench all build/bench/floor >/dev/null
-rm -rf "$state"
-mkdir -p "$state" bench/results
-pids=''
-stop_all() {
-	# shellcheck disable=SC2086 # a list of PIDs
-	stop_pids $pids
-	scripts/dynalite.sh stop "$state/dynalite" || true
-}
-trap stop_all EXIT
+bench_pair_setup "$state"
 
 # With PIN=1, the server on CPU 1, wrk and dynalite on CPU 0.
 on_server=() on_client=()
 if [[ $PIN == 1 ]]; then
 	on_server=(taskset -c 1) on_client=(taskset -c 0)
 fi
-dynalite_url=$("${on_client[@]}" scripts/dynalite.sh start "$state/dynalite")
-port=$(free_port)
-cat >"$state/sessiond.conf" <<EOF
-listen = { address = "127.0.0.1"; port = $port; threads = 0; };
-limits = { max_connections = 16000; connection_timeout = 30; };
-dynamodb = { endpoint = "$dynalite_url"; table = "anatomy"; create_table = true; };
-credentials = { access_key_id = "AKIDANATOMY"; secret_access_key = "anatomy-secret"; };
-reaper = { enabled = false; };
-log = { level = "warn"; };
-EOF
-"${on_server[@]}" "$bin" -c "$state/sessiond.conf" 2>"$state/sessiond.log" &
-spid=$!
-pids=$spid
-surl=http://127.0.0.1:$port
-wait_http "$surl/readyz" "$spid" || { cat "$state/sessiond.log" >&2; exit 1; }
-say "preparing $NSESS sessions"
-node bench/prep.js --sessiond "$surl" --n "$NSESS" --data "$data" >/dev/null
-fport=$(free_port)
-"${on_server[@]}" "$floor" "$fport" "$dynalite_url" anatomy 0 "$data" 2>"$state/floor.log" &
-fpid=$!
-pids="$pids $fpid"
-furl=http://127.0.0.1:$fport
-wait_http "$furl/healthz" "$fpid" || { cat "$state/floor.log" >&2; exit 1; }
+bench_start_pair "$state" anatomy "$NSESS" "$data"
 
 events=syscalls:sys_enter_write,syscalls:sys_exit_read,syscalls:sys_exit_recvfrom
 events=$events,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev
@@ -108,7 +75,7 @@ done
 day=$(date -u +%F)
 out=bench/results/$day-anatomy-$OP.md
 [[ $PIN == 1 ]] && out=bench/results/$day-anatomy-$OP-pinned.md
-ANATOMY_SERVER_PIDS="$spid $fpid" ANATOMY_DYNALITE_PID=$(cat "$state/dynalite/pid") \
+ANATOMY_SERVER_PIDS="$spid $fpid" ANATOMY_DYNALITE_PID=$dynalite_pid \
 	node bench/anatomy-report.js "$OP" "$PIN" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
 	"${runs[@]}" >"$state/report.md"
 mv "$state/report.md" "$out"

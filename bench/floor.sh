@@ -20,8 +20,6 @@ CONNS=${CONNS:-1 16 64}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-3}
 NSESS=${NSESS:-2000}
-bin=build/bench/sessiond
-floor=build/bench/floor
 state=build/bench-floor # not build/floor: the floor binary of the default build
 data=bench/session.json
 started=$(date +%s)
@@ -30,35 +28,10 @@ bench_tag=floor
 . bench/lib.sh
 
 bench_need_wrk
-make --no-print-directory BUILD=build/bench all build/bench/floor >/dev/null
-rm -rf "$state"
-mkdir -p "$state" bench/results
-pids=''
-stop_all() {
-	# shellcheck disable=SC2086 # a list of PIDs
-	stop_pids $pids
-	scripts/dynalite.sh stop "$state/dynalite" || true
-}
-trap stop_all EXIT
+bench_pair_setup "$state"
 
-dynalite_url=$(scripts/dynalite.sh start "$state/dynalite")
-dynalite_pid=$(cat "$state/dynalite/pid")
-port=$(free_port)
-cat >"$state/sessiond.conf" <<EOF
-listen = { address = "127.0.0.1"; port = $port; threads = 0; };
-limits = { max_connections = 16000; connection_timeout = 30; };
-dynamodb = { endpoint = "$dynalite_url"; table = "floor"; create_table = true; };
-credentials = { access_key_id = "AKIDFLOOR"; secret_access_key = "floor-secret"; };
-reaper = { enabled = false; };
-log = { level = "warn"; };
-EOF
-"$bin" -c "$state/sessiond.conf" 2>"$state/sessiond.log" &
-spid=$!
-pids=$spid
-surl=http://127.0.0.1:$port
-wait_http "$surl/readyz" "$spid" || { cat "$state/sessiond.log" >&2; exit 1; }
-say "preparing $NSESS sessions"
-node bench/prep.js --sessiond "$surl" --n "$NSESS" --data "$data" >/dev/null
+on_server=() on_client=()
+bench_start_pair "$state" floor "$NSESS" "$data"
 
 targets="sessiond floor ceiling"
 if [[ -n ${BASE:-} ]]; then
@@ -71,13 +44,6 @@ if [[ -n ${BASE:-} ]]; then
 	wait_http "$burl/readyz" "$bpid" || { cat "$state/base.log" >&2; exit 1; }
 	targets="sessiond base floor ceiling"
 fi
-
-fport=$(free_port)
-"$floor" "$fport" "$dynalite_url" floor 0 "$data" 2>"$state/floor.log" &
-fpid=$!
-pids="$pids $fpid"
-furl=http://127.0.0.1:$fport
-wait_http "$furl/healthz" "$fpid" || { cat "$state/floor.log" >&2; exit 1; }
 
 # One wrk run of TARGET: "ops/s cpu_us/op p50_ms non2xx latency" (the
 # ceiling's CPU is dynalite's; its PATCH is two calls, counted as one

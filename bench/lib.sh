@@ -1,4 +1,5 @@
-# Shell helpers shared by the bench scripts (run.sh, fleet.sh, profile.sh):
+# Shell helpers shared by the bench scripts (run.sh, fleet.sh, profile.sh,
+# floor.sh, anatomy.sh):
 # sourced, never run. Each script sets bench_tag and started before say().
 # shellcheck shell=bash disable=SC2154
 
@@ -54,4 +55,58 @@ wait_http() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# Before bench_start_pair: builds the release sessiond and the floor,
+# empties STATE, and stops the pair and dynalite when the script exits.
+bench_pair_setup() {
+	bench_pair_state=$1
+	make --no-print-directory BUILD=build/bench all build/bench/floor >/dev/null
+	rm -rf "$1"
+	mkdir -p "$1" bench/results
+	pids=''
+	trap bench_pair_stop EXIT
+}
+
+bench_pair_stop() {
+	# shellcheck disable=SC2086 # a list of PIDs
+	stop_pids $pids
+	scripts/dynalite.sh stop "$bench_pair_state/dynalite" || true
+}
+
+# sessiond (the release build, 2 workers, log.level = warn) and the floor
+# (bench/floor.c) on one fresh dynalite in STATE, table TABLE, with NSESS
+# sessions of DATA prepared through sessiond: what floor.sh and anatomy.sh
+# compare. The caller's arrays on_server and on_client (empty for none)
+# prefix the two servers and dynalite (taskset, say). Sets dynalite_url,
+# dynalite_pid, port, spid, surl, fpid and furl, and adds both servers to
+# pids, which bench_pair_setup's trap stops with dynalite.
+# shellcheck disable=SC2034 # its results are globals, for the caller
+bench_start_pair() {
+	local state=$1 table=$2 nsess=$3 data=$4 fport
+	dynalite_url=$("${on_client[@]}" scripts/dynalite.sh start "$state/dynalite")
+	dynalite_pid=$(cat "$state/dynalite/pid")
+	port=$(free_port)
+	cat >"$state/sessiond.conf" <<CONF
+listen = { address = "127.0.0.1"; port = $port; threads = 0; };
+limits = { max_connections = 16000; connection_timeout = 30; };
+dynamodb = { endpoint = "$dynalite_url"; table = "$table"; create_table = true; };
+credentials = { access_key_id = "AKIDBENCH"; secret_access_key = "bench-secret"; };
+reaper = { enabled = false; };
+log = { level = "warn"; };
+CONF
+	"${on_server[@]}" build/bench/sessiond -c "$state/sessiond.conf" 2>"$state/sessiond.log" &
+	spid=$!
+	pids="$pids $spid"
+	surl=http://127.0.0.1:$port
+	wait_http "$surl/readyz" "$spid" || { cat "$state/sessiond.log" >&2; return 1; }
+	say "preparing $nsess sessions"
+	node bench/prep.js --sessiond "$surl" --n "$nsess" --data "$data" >/dev/null
+	fport=$(free_port)
+	"${on_server[@]}" build/bench/floor "$fport" "$dynalite_url" "$table" 0 "$data" \
+		2>"$state/floor.log" &
+	fpid=$!
+	pids="$pids $fpid"
+	furl=http://127.0.0.1:$fport
+	wait_http "$furl/healthz" "$fpid" || { cat "$state/floor.log" >&2; return 1; }
 }
