@@ -607,6 +607,32 @@ describe('what a write asks DynamoDB to send back', () => {
     assert.deepEqual(JSON.parse(stored.sess.S), body.data)
   })
 
+  // A Node-written session (no version, expires with a fraction) whose
+  // PATCH write DynamoDB applied but whose answer was lost: the replay
+  // fails its condition, the read-back must recognise the write as ours
+  // (the expiry as stored, not rounded) and answer version 1, not write
+  // the merge a second time.
+  it('a PATCH of a Node-written session whose answer was lost is written once', T, async () => {
+    const tag = newTag()
+    const id = `${tag}-node-lost`
+    const expires = now() + 3600 + 0.5
+    await ddb.putItem(d.table, ddbLib.sessionItem(id, { data: seedData(tag), expires }))
+    proxy.set({ kind: 'apply-reset', count: 1, ops: ['UpdateItem'] }, tag)
+    const res = await request(d.url, 'PATCH', `/v1/sessions/${id}`, {
+      headers: { 'Content-Type': 'application/merge-patch+json', 'X-Request-Id': tag },
+      body: JSON.stringify({ p: tag }),
+      timeoutMs: 10000,
+    })
+    const log = JSON.stringify(proxy.log(tag))
+    assert.equal(res.status, 200, `${res.text} ${log}`)
+    const body = JSON.parse(res.text)
+    assert.equal(body.version, 1, log)
+    assert.deepEqual(body.data, { seed: tag, keep: 1, p: tag })
+    const stored = await ddb.getItem(d.table, ddb.key(id))
+    assert.equal(stored.version.N, '1', log)
+    assert.equal(stored.expires.N, String(expires))
+  })
+
   it('a PUT of an existing session still asks for the item back', T, async () => {
     const tag = newTag()
     const id = `${tag}-put-back`
