@@ -569,9 +569,14 @@ out:
 }
 
 /* The condition "version is still old_version"; connect-dynamodb items
- * have no version attribute, which counts as version 0. */
+ * have no version attribute, which counts as version 0. A PATCH without
+ * ?ttl also holds the expiry it read (op->old_expires, see
+ * api_patch_write), and then expects that too. */
 static const char *api_version_condition(const struct api_op *op)
 {
+	if (op->old_expires)
+		return op->old_version == 0 ? "(attribute_not_exists(#v) OR #v = :old) AND #e = :oe"
+					    : "#v = :old AND #e = :oe";
 	return op->old_version == 0 ? "attribute_not_exists(#v) OR #v = :old" : "#v = :old";
 }
 
@@ -612,20 +617,15 @@ static bool api_item_fits(const struct api_op *op)
 static void api_patch_write(struct api_op *op)
 {
 	unsigned what = API_SET_DATA | API_SET_VERSION | API_KNOWN;
-	const char *condition;
 
 	op->old_version = op->sess.version;
 	op->sess.version++;
-	condition = api_version_condition(op);
 	if (op->has_ttl) {
 		op->sess.expires = op->now + op->ttl;
 		what |= API_SET_EXPIRES;
-	} else if (op->old_expires) {
-		condition = op->old_version == 0 ? "(attribute_not_exists(#v) OR #v = :old) AND #e = :oe"
-						 : "#v = :old AND #e = :oe";
 	}
 	op->step = STEP_PATCH_WRITE;
-	api_send_update(op, what, condition);
+	api_send_update(op, what, api_version_condition(op));
 }
 
 /* Another round after losing a race, or 409 once API_MAX_TRIES are spent.
