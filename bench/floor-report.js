@@ -10,8 +10,11 @@ const fs = require('fs')
 
 const [file, rounds, duration, commit, baseCommit] = process.argv.slice(2)
 const rows = fs.readFileSync(file, 'utf8').trim().split('\n').slice(1).map(l => {
-  const [round, op, conns, target, ops, cpu, p50, non2xx, latency] = l.split('\t')
-  return { round, op, conns: +conns, target, ops: +ops, cpu: +cpu, p50: +p50, non2xx: +non2xx, perCall: latency === 'call' }
+  const [round, op, conns, target, ops, cpu, p50, non2xx, latency, dyn, machine] = l.split('\t')
+  return {
+    round, op, conns: +conns, target, ops: +ops, cpu: +cpu, p50: +p50, non2xx: +non2xx,
+    perCall: latency === 'call', dyn: dyn === undefined ? NaN : +dyn, machine: machine === undefined ? NaN : +machine
+  }
 })
 
 function median (xs) {
@@ -83,6 +86,63 @@ for (const op of ops) {
   const f2 = x => Number.isNaN(x) ? '' : x.toFixed(2)
   const shown = perCall ? `${f2(med(op, 1, 'ceiling', 'p50'))} per call` : f2(cp)
   out.push(`| ${op} | ${shown} | ${f2(fp)} | ${f2(fp - cp)} | ${f2(sp)} | ${f2(sp - cp)} |`)
+}
+
+// Per round, one target's figure against another's from the same round:
+// the two ran seconds apart, so what the machine did meanwhile weighs on
+// both. The median and range of those paired figures over the rounds.
+function paired (op, conns, target, other, key, fn) {
+  const xs = []
+  for (const r of rows) {
+    if (r.op !== op || r.conns !== conns || r.target !== target) continue
+    const o = rows.find(x => x.op === op && x.conns === conns && x.target === other && x.round === r.round)
+    if (o) xs.push(fn(r[key], o[key]))
+  }
+  if (!xs.length) return null
+  return { med: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length }
+}
+const span = (p, f) => p ? `${f(p.med)} (${f(p.min)} to ${f(p.max)})` : ''
+const ratio = (a, b) => a / b
+const diff = (a, b) => a - b
+const hasMachine = rows.some(r => !Number.isNaN(r.machine))
+const verdict = (s, f, ok) => !s ? '' : ok(s.med) ? 'met' : f && !ok(f.med) ? 'missed; the floor misses too' : 'missed; the floor meets it'
+
+out.push('')
+out.push('### Issue 12\'s throughput and latency goals, paired by round')
+out.push('')
+out.push('Each round runs sessiond, the floor and the ceiling seconds apart, so each round gives one')
+out.push('ratio (throughput) or difference (p50) against that round\'s ceiling: the median of those')
+out.push(`over the ${rounds} round(s), and in brackets the lowest and highest.` +
+  (hasMachine ? ' CPU: the whole machine\'s busy share of its cores during sessiond\'s run' : ''))
+if (hasMachine) out.push('and the ceiling\'s, and dynalite\'s share of one core in each (medians).')
+out.push('')
+out.push('| workload | conns | sessiond ÷ ceiling | floor ÷ ceiling | goal ≥ 90 % | ' +
+  (hasMachine ? 'machine busy: sessiond / ceiling run | dynalite: sessiond / ceiling run |' : ''))
+out.push('|---|--:|--:|--:|---|' + (hasMachine ? '--:|--:|' : ''))
+for (const op of ops) {
+  for (const c of conns.filter(x => x >= 16)) {
+    const s = paired(op, c, 'sessiond', 'ceiling', 'ops', ratio)
+    const f = paired(op, c, 'floor', 'ceiling', 'ops', ratio)
+    if (!s) continue
+    let cpu = ''
+    if (hasMachine) {
+      cpu = ` ${pct(med(op, c, 'sessiond', 'machine') / 100)} / ${pct(med(op, c, 'ceiling', 'machine') / 100)} | ` +
+        `${pct(med(op, c, 'sessiond', 'dyn') / 100)} / ${pct(med(op, c, 'ceiling', 'dyn') / 100)} |`
+    }
+    out.push(`| ${op} | ${c} | ${span(s, pct)} | ${span(f, pct)} | ${verdict(s, f, x => x >= 0.9)} |${cpu}`)
+  }
+}
+out.push('')
+out.push('| workload | sessiond p50 − ceiling p50, ms | floor p50 − ceiling p50, ms | goal ≤ 0.10 ms |')
+out.push('|---|--:|--:|---|')
+for (const op of ops) {
+  if (rows.some(r => r.op === op && r.conns === 1 && r.target === 'ceiling' && r.perCall)) continue
+  const f2 = x => x.toFixed(2)
+  const s = paired(op, 1, 'sessiond', 'ceiling', 'p50', diff)
+  const f = paired(op, 1, 'floor', 'ceiling', 'p50', diff)
+  if (!s) continue
+  // p50 is printed to the microsecond: compare at the goal's precision.
+  out.push(`| ${op} | ${span(s, f2)} | ${span(f, f2)} | ${verdict(s, f, x => x <= 0.1005)} |`)
 }
 
 if (rows.some(r => r.target === 'base')) {

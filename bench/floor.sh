@@ -45,11 +45,22 @@ if [[ -n ${BASE:-} ]]; then
 	targets="sessiond base floor ceiling"
 fi
 
-# One wrk run of TARGET: "ops/s cpu_us/op p50_ms non2xx latency" (the
-# ceiling's CPU is dynalite's; its PATCH is two calls, counted as one
-# operation; latency is "call" where its p50 could only be per call).
+# The busy and total jiffies of the whole machine, from /proc/stat's cpu
+# line: "busy total" (idle and iowait count as not busy).
+machine_jiffies() {
+	local _ user nice sys idle iowait irq softirq steal
+	read -r _ user nice sys idle iowait irq softirq steal _ </proc/stat
+	echo "$((user + nice + sys + irq + softirq + steal)) $((user + nice + sys + idle + iowait + irq + softirq + steal))"
+}
+
+# One wrk run of TARGET: "ops/s cpu_us/op p50_ms non2xx latency dynalite%
+# machine%" (the ceiling's CPU is dynalite's; its PATCH is two calls,
+# counted as one operation; latency is "call" where its p50 could only be
+# per call; dynalite% is its CPU as a share of one core, machine% the busy
+# share of all cores: whether the run left any CPU unused).
 measure() {
 	local target=$1 op=$2 conns=$3 url pid script=bench/wrk/service.lua out c0 c1 extra=()
+	local d0 d1 m0 m1 t0 t1
 	case $target in
 	sessiond) url=$surl pid=$spid ;;
 	base) url=$burl pid=$bpid ;;
@@ -58,19 +69,22 @@ measure() {
 	esac
 	[[ $target == ceiling && $op == healthz ]] && return 0
 	wrk -t1 -c"$conns" -d1s -s "$script" "$url" -- "$op" "$NSESS" "$data" "${extra[@]}" >/dev/null
-	c0=$(cpu_ns "$pid")
+	c0=$(cpu_ns "$pid") d0=$(cpu_ns "$dynalite_pid") m0=$(machine_jiffies) t0=$(date +%s%N)
 	out=$(wrk -t1 -c"$conns" -d"${DURATION}s" -s "$script" "$url" -- \
 		"$op" "$NSESS" "$data" "${extra[@]}")
-	c1=$(cpu_ns "$pid")
+	c1=$(cpu_ns "$pid") d1=$(cpu_ns "$dynalite_pid") m1=$(machine_jiffies) t1=$(date +%s%N)
 	sed -n 's/^BENCH requests=\([0-9]*\) duration_us=\([0-9]*\) p50_us=\([0-9]*\).*non2xx=\([0-9]*\).*/\1 \2 \3 \4/p' \
 		<<<"$out" | awk -v c=$((c1 - c0)) -v k="$(sed -n 's/.*calls_per_op=\([0-9]*\).*/\1/p' <<<"$out")" \
-			-v per="$(sed -n 's/.*latency=\([a-z]*\).*/\1/p' <<<"$out")" '{
+			-v per="$(sed -n 's/.*latency=\([a-z]*\).*/\1/p' <<<"$out")" \
+			-v d=$((d1 - d0)) -v t=$((t1 - t0)) -v m0="$m0" -v m1="$m1" '{
 			n = $1 / (k ? k : 1)
-			printf "%.0f\t%.1f\t%.3f\t%d\t%s\n", n * 1e6 / $2, c / n / 1000, $3 / 1000, $4, per ? per : "op" }'
+			split(m0, a, " "); split(m1, b, " ")
+			printf "%.0f\t%.1f\t%.3f\t%d\t%s\t%.0f\t%.0f\n", n * 1e6 / $2, c / n / 1000, $3 / 1000, $4,
+				per ? per : "op", 100 * d / t, 100 * (b[1] - a[1]) / (b[2] - a[2]) }'
 }
 
 tsv=$state/runs.tsv
-printf 'round\top\tconns\ttarget\tops\tcpu_us\tp50_ms\tnon2xx\tlatency\n' >"$tsv"
+printf 'round\top\tconns\ttarget\tops\tcpu_us\tp50_ms\tnon2xx\tlatency\tdynalite_pct\tmachine_pct\n' >"$tsv"
 for round in $(seq "$ROUNDS"); do
 	for op in healthz $OPS; do
 		# /healthz at 16 connections always: the unit of the CPU goals.
