@@ -57,6 +57,22 @@ wait_http() {
 	return 1
 }
 
+# The settings of a bench daemon on stdout: PORT on loopback, dynalite at
+# ENDPOINT, table TABLE (created), THREADS workers (0: one per core), log
+# level LEVEL, no reaper, fixed credentials (dynalite checks only their
+# form). Callers derive variants with sed on "port = N;", "table = \"T\";"
+# and "level = \"L\"".
+bench_sessiond_conf() {
+	cat <<CONF
+listen = { address = "127.0.0.1"; port = $1; threads = $4; };
+limits = { max_connections = 16000; connection_timeout = 30; };
+dynamodb = { endpoint = "$2"; table = "$3"; create_table = true; };
+credentials = { access_key_id = "AKIDBENCH"; secret_access_key = "bench-secret"; };
+reaper = { enabled = false; };
+log = { level = "$5"; };
+CONF
+}
+
 # Before bench_start_pair: builds the release sessiond and the floor,
 # empties STATE, and stops the pair and dynalite when the script exits.
 bench_pair_setup() {
@@ -87,14 +103,7 @@ bench_start_pair() {
 	dynalite_url=$("${on_client[@]}" scripts/dynalite.sh start "$state/dynalite")
 	dynalite_pid=$(cat "$state/dynalite/pid")
 	port=$(free_port)
-	cat >"$state/sessiond.conf" <<CONF
-listen = { address = "127.0.0.1"; port = $port; threads = 0; };
-limits = { max_connections = 16000; connection_timeout = 30; };
-dynamodb = { endpoint = "$dynalite_url"; table = "$table"; create_table = true; };
-credentials = { access_key_id = "AKIDBENCH"; secret_access_key = "bench-secret"; };
-reaper = { enabled = false; };
-log = { level = "warn"; };
-CONF
+	bench_sessiond_conf "$port" "$dynalite_url" "$table" 0 warn >"$state/sessiond.conf"
 	"${on_server[@]}" build/bench/sessiond -c "$state/sessiond.conf" 2>"$state/sessiond.log" &
 	spid=$!
 	pids="$pids $spid"

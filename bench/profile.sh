@@ -43,14 +43,7 @@ trap stop_all EXIT
 
 dynalite_url=$(scripts/dynalite.sh start "$state/run/dynalite")
 port=$(free_port)
-cat >"$state/run/sessiond.conf" <<EOF
-listen = { address = "127.0.0.1"; port = $port; threads = $THREADS; };
-limits = { max_connections = 16000; connection_timeout = 30; };
-dynamodb = { endpoint = "$dynalite_url"; table = "profile"; create_table = true; };
-credentials = { access_key_id = "AKIDPROFILE"; secret_access_key = "profile-secret"; };
-reaper = { enabled = false; };
-log = { level = "$LOG_LEVEL"; };
-EOF
+bench_sessiond_conf "$port" "$dynalite_url" profile "$THREADS" "$LOG_LEVEL" >"$state/run/sessiond.conf"
 "$bin" -c "$state/run/sessiond.conf" 2>"$state/run/sessiond.log" &
 pid=$!
 url=http://127.0.0.1:$port

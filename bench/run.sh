@@ -117,19 +117,7 @@ fi
 say "dynalite on $dynalite_url (pid $dynalite_pid)$where"
 
 sessiond_port=$(free_port)
-cat >"$state/sessiond.conf" <<EOF
-# Written by bench/run.sh.
-listen = { address = "127.0.0.1"; port = $sessiond_port; threads = 0; };
-limits = { max_connections = 16000; connection_timeout = 30; };
-dynamodb = {
-  endpoint = "$dynalite_url";
-  table = "bench_sessiond";
-  create_table = true;
-};
-credentials = { access_key_id = "AKIDBENCH"; secret_access_key = "bench-secret"; };
-reaper = { enabled = false; };
-log = { level = "$LOG_LEVEL"; };
-EOF
+bench_sessiond_conf "$sessiond_port" "$dynalite_url" bench_sessiond 0 "$LOG_LEVEL" >"$state/sessiond.conf"
 $build/sessiond -c "$state/sessiond.conf" 2>"$state/sessiond.log" &
 sessiond_pid=$!
 sessiond_url=http://127.0.0.1:$sessiond_port
